@@ -1,0 +1,202 @@
+//! Push decompressors for compressed Artifact members (`header.tar.*`, `data/NNNN.tar.*`).
+//!
+//! Every decoder has the same sans-I/O shape: the caller offers compressed bytes and a
+//! caller-owned output [`Window`]; the decoder consumes some input, produces some output
+//! inside the window, and says where. The caller must have used all produced bytes before it
+//! calls again, because the next call may overwrite them. gzip keeps its 32 KiB history in the
+//! window itself (it is a ring); xz and zstd keep their (heap, bounded) history internally and
+//! use the window as plain output space.
+
+mod gzip;
+#[cfg(feature = "alloc")]
+mod xz;
+#[cfg(feature = "alloc")]
+mod zstd;
+
+use core::fmt;
+
+pub use gzip::GzipDecoder;
+#[cfg(feature = "alloc")]
+pub use xz::XzDecoder;
+#[cfg(feature = "alloc")]
+pub use zstd::ZstdDecoder;
+
+/// Size of the caller-owned output window: the deflate history size, which is the most any
+/// gzip stream can refer back.
+pub const WINDOW_SIZE: usize = 32 * 1024;
+
+/// The caller-owned output window shared by all decoders.
+pub type Window = [u8; WINDOW_SIZE];
+
+/// Default cap on the xz (LZMA2) dictionary: what `mender-artifact --compression lzma` uses
+/// (preset 9, 64 MiB). A larger dictionary is refused with [`CodecError::XzDictionaryTooLarge`].
+pub const DEFAULT_XZ_DICT_MAX: u32 = 64 * 1024 * 1024;
+
+/// Default cap on the zstd window: `zstd_best` in mender-artifact 4.x uses 32 MiB.
+pub const DEFAULT_ZSTD_WINDOW_MAX: u32 = 32 * 1024 * 1024;
+
+/// Compression of an Artifact member, decided by its name suffix as the official reader does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Xz,
+    Zstd,
+}
+
+impl Compression {
+    /// The suffix after `.tar` in member names (`""`, `".gz"`, `".xz"`, `".zst"`).
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gzip => ".gz",
+            Compression::Xz => ".xz",
+            Compression::Zstd => ".zst",
+        }
+    }
+
+    /// Parses the part of a member name that follows `.tar`; `None` for anything unknown.
+    pub fn from_suffix(s: &str) -> Option<Self> {
+        Some(match s {
+            "" => Compression::None,
+            ".gz" => Compression::Gzip,
+            ".xz" => Compression::Xz,
+            ".zst" => Compression::Zstd,
+            _ => return None,
+        })
+    }
+}
+
+/// Memory limits for the heap-backed decoders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodecLimits {
+    /// Largest xz/LZMA2 dictionary accepted, in bytes.
+    pub xz_dict_max: u32,
+    /// Largest zstd window accepted, in bytes.
+    pub zstd_window_max: u32,
+}
+
+impl Default for CodecLimits {
+    fn default() -> Self {
+        CodecLimits { xz_dict_max: DEFAULT_XZ_DICT_MAX, zstd_window_max: DEFAULT_ZSTD_WINDOW_MAX }
+    }
+}
+
+/// What one [`Decoder::decode`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Step {
+    /// Input bytes consumed.
+    pub consumed: usize,
+    /// Start of the produced bytes in the window.
+    pub out_start: usize,
+    /// Number of produced bytes (`window[out_start..out_start + out_len]`).
+    pub out_len: usize,
+    /// The compressed stream ended cleanly (checks passed) and all output has been handed out.
+    pub done: bool,
+}
+
+/// Decompression failures. Texts name the codec and the problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The codec is not compiled in (xz and zstd need the `alloc` feature).
+    NotSupported(Compression),
+    /// The compressed stream ended before its end marker.
+    Truncated(Compression),
+    /// Bytes follow the end of the compressed stream inside the member.
+    TrailingData(Compression),
+    GzipHeader,
+    GzipCrc,
+    GzipSize,
+    /// Corrupt deflate data.
+    Deflate,
+    XzHeader,
+    XzCorrupt,
+    XzCheck,
+    /// A filter other than LZMA2 (BCJ, delta, ...) or an unsupported check type.
+    XzUnsupported,
+    XzDictionaryTooLarge { needed: u32, limit: u32 },
+    ZstdCorrupt,
+    ZstdWindowTooLarge { needed: u64, limit: u32 },
+    /// The heap allocation for a dictionary or window failed.
+    OutOfMemory,
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecError::NotSupported(c) => {
+                write!(f, "compression {:?} is not supported by this build", c)
+            }
+            CodecError::Truncated(c) => write!(f, "{:?}: unexpected EOF", c),
+            CodecError::TrailingData(c) => write!(f, "{:?}: trailing data after compressed stream", c),
+            CodecError::GzipHeader => f.write_str("gzip: invalid header"),
+            CodecError::GzipCrc => f.write_str("gzip: invalid checksum"),
+            CodecError::GzipSize => f.write_str("gzip: size mismatch in trailer"),
+            CodecError::Deflate => f.write_str("flate: corrupt input"),
+            CodecError::XzHeader => f.write_str("xz: invalid stream header"),
+            CodecError::XzCorrupt => f.write_str("xz: corrupt data"),
+            CodecError::XzCheck => f.write_str("xz: checksum mismatch"),
+            CodecError::XzUnsupported => f.write_str("xz: unsupported filter or check"),
+            CodecError::XzDictionaryTooLarge { needed, limit } => write!(
+                f,
+                "xz: dictionary of {} bytes exceeds the configured limit of {} bytes",
+                needed, limit
+            ),
+            CodecError::ZstdCorrupt => f.write_str("zstd: corrupt data"),
+            CodecError::ZstdWindowTooLarge { needed, limit } => write!(
+                f,
+                "zstd: window of {} bytes exceeds the configured limit of {} bytes",
+                needed, limit
+            ),
+            CodecError::OutOfMemory => f.write_str("decompressor: out of memory"),
+        }
+    }
+}
+
+impl core::error::Error for CodecError {}
+
+/// One decoder of any compiled-in kind. `Compression::None` needs no decoder.
+pub enum Decoder {
+    Gzip(GzipDecoder),
+    #[cfg(feature = "alloc")]
+    Xz(alloc::boxed::Box<XzDecoder>),
+    #[cfg(feature = "alloc")]
+    Zstd(alloc::boxed::Box<ZstdDecoder>),
+}
+
+impl Decoder {
+    /// A decoder for `kind`; `None` for `Compression::None`.
+    pub fn new(kind: Compression, limits: &CodecLimits) -> Result<Option<Decoder>, CodecError> {
+        let _ = limits;
+        Ok(Some(match kind {
+            Compression::None => return Ok(None),
+            Compression::Gzip => Decoder::Gzip(GzipDecoder::new()),
+            #[cfg(feature = "alloc")]
+            Compression::Xz => Decoder::Xz(alloc::boxed::Box::new(XzDecoder::new(limits.xz_dict_max))),
+            #[cfg(feature = "alloc")]
+            Compression::Zstd => {
+                Decoder::Zstd(alloc::boxed::Box::new(ZstdDecoder::new(limits.zstd_window_max)))
+            }
+            #[cfg(not(feature = "alloc"))]
+            other => return Err(CodecError::NotSupported(other)),
+        }))
+    }
+
+    /// Decodes from `input` into `window`. `last` says that `input` holds the final bytes of
+    /// the member: a stream that has not ended by then is [`CodecError::Truncated`].
+    ///
+    /// Contract (all decoders): bytes produced by the previous call must have been used by the
+    /// caller; a call makes progress (consumes, produces, or reports `done`) unless it needs
+    /// more input and `last` is false; once `done` is reported, further calls with empty input
+    /// keep reporting `done`.
+    pub fn decode(&mut self, input: &[u8], window: &mut Window, last: bool) -> Result<Step, CodecError> {
+        match self {
+            Decoder::Gzip(d) => d.decode(input, window, last),
+            #[cfg(feature = "alloc")]
+            Decoder::Xz(d) => d.decode(input, window, last),
+            #[cfg(feature = "alloc")]
+            Decoder::Zstd(d) => d.decode(input, window, last),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! `mender-core`: the Mender Artifact reader as a `no_std`, allocation-bounded push parser.
+//!
+//! The caller feeds byte slices of any length to [`reader::Reader::feed`] and gets
+//! [`reader::Event`]s back; the core performs no I/O, reads no clock and, without the `alloc`
+//! feature, never allocates. Every fixed capacity is a named constant in [`limits`] and is listed
+//! in the workspace's `memory-budget.md`.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod codec;
+pub mod limits;
+pub mod signature;
