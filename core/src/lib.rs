@@ -9,9 +9,14 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
 pub mod codec;
+pub mod json;
 pub mod limits;
+pub mod manifest;
+pub mod meta;
+pub mod reader;
 pub mod signature;
+pub mod tar;

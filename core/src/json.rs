@@ -1,0 +1,331 @@
+//! A strict, non-allocating JSON scanner that finds value boundaries, plus decoding of single
+//! values through serde-json-core.
+//!
+//! serde-json-core cannot deserialize "string or list of strings" (it has no
+//! `deserialize_any`), which type-info `artifact_depends` needs, and it cannot keep an object
+//! raw, which meta-data needs. So documents are kept as raw bytes, validated here once, and
+//! decoded value by value with `serde_json_core::from_slice_escaped` (escapes must decode).
+use crate::limits::{MAX_JSON_DEPTH, MAX_JSON_STRING_LEN};
+use serde::de::DeserializeOwned;
+
+/// The kind of a JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Object,
+    Array,
+    String,
+    Number,
+    Bool,
+    Null,
+}
+
+/// Invalid JSON, or a value that does not fit its fixed-capacity type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonError {
+    Syntax,
+    TooDeep,
+    /// Valid JSON, but not of the expected type (or too long for its capacity).
+    Type,
+}
+
+fn ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(c) = b.get(i) {
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+fn string_end(b: &[u8], mut i: usize) -> Result<usize, JsonError> {
+    // b[i] is the opening quote.
+    i += 1;
+    loop {
+        match b.get(i) {
+            None => return Err(JsonError::Syntax),
+            Some(b'"') => return Ok(i + 1),
+            Some(b'\\') => {
+                match b.get(i + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                    Some(b'u') => {
+                        let hex = b.get(i + 2..i + 6).ok_or(JsonError::Syntax)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(JsonError::Syntax);
+                        }
+                        i += 6;
+                    }
+                    _ => return Err(JsonError::Syntax),
+                }
+            }
+            Some(c) if *c < 0x20 => return Err(JsonError::Syntax),
+            Some(_) => i += 1,
+        }
+    }
+}
+
+fn digits(b: &[u8], mut i: usize) -> (usize, usize) {
+    let start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    (i, i - start)
+}
+
+fn number_end(b: &[u8], mut i: usize) -> Result<usize, JsonError> {
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(b, i).0,
+        _ => return Err(JsonError::Syntax),
+    }
+    if b.get(i) == Some(&b'.') {
+        let (j, n) = digits(b, i + 1);
+        if n == 0 {
+            return Err(JsonError::Syntax);
+        }
+        i = j;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let (j, n) = digits(b, i);
+        if n == 0 {
+            return Err(JsonError::Syntax);
+        }
+        i = j;
+    }
+    Ok(i)
+}
+
+fn literal_end(b: &[u8], i: usize, lit: &[u8]) -> Result<usize, JsonError> {
+    if b.get(i..i + lit.len()) == Some(lit) {
+        Ok(i + lit.len())
+    } else {
+        Err(JsonError::Syntax)
+    }
+}
+
+/// Scans the value starting at `i` (after whitespace); returns its kind and end offset.
+fn value(b: &[u8], i: usize, depth: usize) -> Result<(Kind, usize), JsonError> {
+    let i = ws(b, i);
+    match b.get(i) {
+        Some(b'{') => {
+            if depth >= MAX_JSON_DEPTH {
+                return Err(JsonError::TooDeep);
+            }
+            let mut j = ws(b, i + 1);
+            if b.get(j) == Some(&b'}') {
+                return Ok((Kind::Object, j + 1));
+            }
+            loop {
+                if b.get(j) != Some(&b'"') {
+                    return Err(JsonError::Syntax);
+                }
+                j = ws(b, string_end(b, j)?);
+                if b.get(j) != Some(&b':') {
+                    return Err(JsonError::Syntax);
+                }
+                j = ws(b, value(b, j + 1, depth + 1)?.1);
+                match b.get(j) {
+                    Some(b',') => j = ws(b, j + 1),
+                    Some(b'}') => return Ok((Kind::Object, j + 1)),
+                    _ => return Err(JsonError::Syntax),
+                }
+            }
+        }
+        Some(b'[') => {
+            if depth >= MAX_JSON_DEPTH {
+                return Err(JsonError::TooDeep);
+            }
+            let mut j = ws(b, i + 1);
+            if b.get(j) == Some(&b']') {
+                return Ok((Kind::Array, j + 1));
+            }
+            loop {
+                j = ws(b, value(b, j, depth + 1)?.1);
+                match b.get(j) {
+                    Some(b',') => j += 1,
+                    Some(b']') => return Ok((Kind::Array, j + 1)),
+                    _ => return Err(JsonError::Syntax),
+                }
+            }
+        }
+        Some(b'"') => Ok((Kind::String, string_end(b, i)?)),
+        Some(b't') => Ok((Kind::Bool, literal_end(b, i, b"true")?)),
+        Some(b'f') => Ok((Kind::Bool, literal_end(b, i, b"false")?)),
+        Some(b'n') => Ok((Kind::Null, literal_end(b, i, b"null")?)),
+        Some(_) => Ok((Kind::Number, number_end(b, i)?)),
+        None => Err(JsonError::Syntax),
+    }
+}
+
+/// Validates that `doc` is exactly one JSON value (surrounding whitespace allowed) and returns
+/// its kind. Strings are checked for valid escapes; the document must be UTF-8.
+pub fn validate(doc: &[u8]) -> Result<Kind, JsonError> {
+    if core::str::from_utf8(doc).is_err() {
+        return Err(JsonError::Syntax);
+    }
+    let (kind, end) = value(doc, 0, 0)?;
+    if ws(doc, end) != doc.len() {
+        return Err(JsonError::Syntax);
+    }
+    Ok(kind)
+}
+
+/// A value inside a validated document.
+#[derive(Debug, Clone, Copy)]
+pub struct Value<'a> {
+    pub kind: Kind,
+    /// The raw bytes of the value (for strings: including the quotes).
+    pub raw: &'a [u8],
+}
+
+impl<'a> Value<'a> {
+    /// The whole (validated) document as a value.
+    pub fn of(doc: &'a [u8]) -> Result<Value<'a>, JsonError> {
+        let kind = validate(doc)?;
+        let start = ws(doc, 0);
+        let end = value(doc, 0, 0)?.1;
+        Ok(Value { kind, raw: doc.get(start..end).ok_or(JsonError::Syntax)? })
+    }
+
+    /// Members of an object value (empty for other kinds).
+    pub fn members(&self) -> Members<'a> {
+        Members { b: self.raw, pos: if self.kind == Kind::Object { 1 } else { self.raw.len() } }
+    }
+
+    /// Elements of an array value (empty for other kinds).
+    pub fn elements(&self) -> Elements<'a> {
+        Elements { b: self.raw, pos: if self.kind == Kind::Array { 1 } else { self.raw.len() } }
+    }
+
+    /// Decodes this value into a fixed-capacity type with serde-json-core (escapes decoded).
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
+        decode(self.raw)
+    }
+
+    /// Decodes a string value into a `heapless::String<N>`.
+    pub fn string<const N: usize>(&self) -> Result<heapless::String<N>, JsonError> {
+        if self.kind != Kind::String {
+            return Err(JsonError::Type);
+        }
+        self.decode()
+    }
+}
+
+/// Decodes `raw` with serde-json-core's escape-aware parser into `T`.
+pub fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T, JsonError> {
+    let mut scratch = [0u8; MAX_JSON_STRING_LEN];
+    match serde_json_core::from_slice_escaped::<T>(raw, &mut scratch) {
+        Ok((v, n)) if ws(raw, n) == raw.len() => Ok(v),
+        Ok(_) => Err(JsonError::Syntax),
+        Err(serde_json_core::de::Error::EofWhileParsingValue)
+        | Err(serde_json_core::de::Error::InvalidEscapeSequence)
+        | Err(serde_json_core::de::Error::TrailingCharacters) => Err(JsonError::Syntax),
+        Err(_) => Err(JsonError::Type),
+    }
+}
+
+/// Iterator over `(key, value)` of an object whose bytes were validated.
+pub struct Members<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Members<'a> {
+    /// The raw key (with quotes) and the value.
+    type Item = (Value<'a>, Value<'a>);
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.b;
+        let k0 = ws(b, self.pos);
+        if b.get(k0) != Some(&b'"') {
+            self.pos = b.len();
+            return None;
+        }
+        let k1 = string_end(b, k0).ok()?;
+        let colon = ws(b, k1);
+        let v0 = ws(b, colon + 1);
+        let (kind, v1) = value(b, v0, 1).ok()?;
+        let after = ws(b, v1);
+        self.pos = after + 1; // skips ',' or the closing '}'
+        Some((
+            Value { kind: Kind::String, raw: b.get(k0..k1)? },
+            Value { kind, raw: b.get(v0..v1)? },
+        ))
+    }
+}
+
+/// Iterator over the elements of an array whose bytes were validated.
+pub struct Elements<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Value<'a>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.b;
+        let v0 = ws(b, self.pos);
+        if matches!(b.get(v0), None | Some(b']')) {
+            self.pos = b.len();
+            return None;
+        }
+        let (kind, v1) = value(b, v0, 1).ok()?;
+        self.pos = ws(b, v1) + 1;
+        Some(Value { kind, raw: b.get(v0..v1)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_and_walks() {
+        let doc = br#" {"a":"x\u0026y","b":[1,"2",{"c":null}],"d":-1.5e3,"e":true} "#;
+        let v = Value::of(doc).unwrap();
+        assert_eq!(v.kind, Kind::Object);
+        let m: heapless::Vec<_, 8> = v.members().collect();
+        assert_eq!(m.len(), 4);
+        let key: heapless::String<8> = m[0].0.string().unwrap();
+        assert_eq!(key.as_str(), "a");
+        let val: heapless::String<8> = m[0].1.string().unwrap();
+        assert_eq!(val.as_str(), "x&y");
+        assert_eq!(m[1].1.elements().count(), 3);
+        assert_eq!(m[2].1.kind, Kind::Number);
+    }
+
+    #[test]
+    fn rejects_bad_json() {
+        for bad in [
+            &b"{"[..],
+            b"{\"a\":}",
+            b"{\"a\":1,}",
+            b"[1 2]",
+            b"\"\\x\"",
+            b"\"\\u12g4\"",
+            b"01",
+            b"{} x",
+            b"\"a\x01\"",
+            b"",
+            b"tru",
+        ] {
+            assert!(validate(bad).is_err(), "{:?}", core::str::from_utf8(bad));
+        }
+        let mut deep = [b'['; 40];
+        deep[39] = b']';
+        assert_eq!(validate(&deep), Err(JsonError::TooDeep));
+    }
+
+    #[test]
+    fn string_capacity_is_a_type_error() {
+        let v = Value::of(br#""abcdefghij""#).unwrap();
+        assert_eq!(v.string::<4>(), Err(JsonError::Type));
+    }
+}

@@ -1,0 +1,655 @@
+//! The JSON documents of an Artifact: `version`, `header-info` (format 3 and 2), `type-info`,
+//! `meta-data` and format 2 `files` (../shared/spec/artifact-format.md §2).
+//!
+//! Documents are validated once when they arrive (shape, required fields, every capacity in
+//! [`crate::limits`]) and then kept as raw bytes; the accessors here decode values on demand
+//! into heapless types. That keeps the reader's RAM at the size of the documents instead of
+//! the worst case of every list at full capacity.
+use crate::json::{self, JsonError, Kind, Value};
+use crate::limits::*;
+use core::fmt;
+use heapless::String;
+
+/// Artifact name or group.
+pub type Name = String<MAX_ARTIFACT_NAME_LEN>;
+/// A provides/depends key.
+pub type Key = String<MAX_KEY_LEN>;
+/// A provides/depends value, or a clears glob.
+pub type Text = String<MAX_VALUE_LEN>;
+/// A device type.
+pub type DeviceType = String<MAX_DEVICE_TYPE_LEN>;
+/// A payload type such as `rootfs-image`.
+pub type PayloadType = String<MAX_KEY_LEN>;
+
+/// Which document a [`MetaError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doc {
+    Version,
+    HeaderInfo,
+    TypeInfo,
+    MetaData,
+    Files,
+}
+
+impl fmt::Display for Doc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Doc::Version => "version",
+            Doc::HeaderInfo => "header-info",
+            Doc::TypeInfo => "type-info",
+            Doc::MetaData => "meta-data",
+            Doc::Files => "files",
+        })
+    }
+}
+
+/// A fixed capacity that an input exceeded: the constant's name and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub name: &'static str,
+    pub max: usize,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exceeds the limit {} ({})", self.name, self.max)
+    }
+}
+
+macro_rules! limit {
+    ($c:ident) => {
+        Limit { name: stringify!($c), max: $c }
+    };
+}
+pub(crate) use limit;
+
+/// A document that is not what the format allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaError {
+    /// Not valid JSON (bad syntax, bad escape, too deep).
+    Json(Doc, JsonError),
+    /// A field that the official reader refuses as unknown.
+    UnknownField(Doc, String<MAX_KEY_LEN>),
+    /// A field has the wrong JSON type.
+    WrongType(Doc, &'static str),
+    /// A value exceeds a capacity.
+    Limit(Doc, &'static str, Limit),
+    /// A rule of the format, with the official message where there is one.
+    Invalid(&'static str),
+    /// A key appears twice in one object.
+    Duplicate(Doc, &'static str, String<MAX_KEY_LEN>),
+    /// `version` names a version this reader does not read.
+    UnsupportedVersion(u32),
+    /// `version` has a format other than `mender`.
+    UnsupportedFormat(String<32>),
+}
+
+impl fmt::Display for MetaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetaError::Json(Doc::Version, _) => f.write_str("reader: can not read version file: invalid JSON"),
+            MetaError::Json(d, JsonError::TooDeep) => {
+                write!(f, "{}: JSON nesting exceeds the limit MAX_JSON_DEPTH ({})", d, MAX_JSON_DEPTH)
+            }
+            MetaError::Json(d, _) => write!(f, "Could not parse header element {}: invalid JSON", d),
+            MetaError::UnknownField(Doc::Version, k) => {
+                write!(f, "reader: can not read version file: json: unknown field \"{}\"", k)
+            }
+            MetaError::UnknownField(d, k) => {
+                write!(f, "Could not parse header element {}: json: unknown field \"{}\"", d, k)
+            }
+            MetaError::WrongType(d, field) => write!(f, "{}: field '{}' has the wrong JSON type", d, field),
+            MetaError::Limit(d, what, l) => write!(f, "{}: {} {}", d, what, l),
+            MetaError::Invalid(msg) => f.write_str(msg),
+            MetaError::Duplicate(d, what, k) => write!(f, "{}: duplicate key \"{}\" in {}", d, k, what),
+            MetaError::UnsupportedVersion(1) => f.write_str("reader: Mender-Artifact version 1 is no longer supported"),
+            MetaError::UnsupportedVersion(v) => write!(f, "reader: unsupported version: {}", v),
+            MetaError::UnsupportedFormat(s) => {
+                write!(f, "The client only understands the 'mender' Artifact type. Got format: {}", s)
+            }
+        }
+    }
+}
+
+fn doc_value(doc: Doc, raw: &[u8]) -> Result<Value<'_>, MetaError> {
+    let v = Value::of(raw).map_err(|e| MetaError::Json(doc, e))?;
+    if v.kind != Kind::Object {
+        return Err(MetaError::WrongType(doc, "<top level>"));
+    }
+    Ok(v)
+}
+
+fn key_of(doc: Doc, k: &Value<'_>) -> Result<String<MAX_KEY_LEN>, MetaError> {
+    k.string().map_err(|_| MetaError::Limit(doc, "a key", limit!(MAX_KEY_LEN)))
+}
+
+fn check_string<const N: usize>(doc: Doc, field: &'static str, v: &Value<'_>, l: Limit) -> Result<(), MetaError> {
+    if v.kind != Kind::String {
+        return Err(MetaError::WrongType(doc, field));
+    }
+    v.string::<N>().map(|_| ()).map_err(|e| match e {
+        JsonError::Type => MetaError::Limit(doc, field, l),
+        e => MetaError::Json(doc, e),
+    })
+}
+
+fn check_string_list<const N: usize>(
+    doc: Doc,
+    field: &'static str,
+    v: &Value<'_>,
+    count: Limit,
+    len: Limit,
+) -> Result<usize, MetaError> {
+    if v.kind != Kind::Array {
+        return Err(MetaError::WrongType(doc, field));
+    }
+    let mut n = 0;
+    for e in v.elements() {
+        n += 1;
+        if n > count.max {
+            return Err(MetaError::Limit(doc, field, count));
+        }
+        check_string::<N>(doc, field, &e, len)?;
+    }
+    Ok(n)
+}
+
+fn member<'a>(v: &Value<'a>, name: &str) -> Option<Value<'a>> {
+    v.members().find(|(k, _)| k.raw.get(1..k.raw.len().saturating_sub(1)) == Some(name.as_bytes())).map(|(_, v)| v)
+}
+
+fn no_duplicate_keys(doc: Doc, v: &Value<'_>, what: &'static str) -> Result<(), MetaError> {
+    for (i, (k, _)) in v.members().enumerate() {
+        if v.members().take(i).any(|(other, _)| other.raw == k.raw) {
+            return Err(MetaError::Duplicate(doc, what, key_of(doc, &k)?));
+        }
+    }
+    Ok(())
+}
+
+/// The `version` member: returns the format version (2 or 3).
+pub fn parse_version(raw: &[u8]) -> Result<u32, MetaError> {
+    let v = doc_value(Doc::Version, raw)?;
+    let mut format: Option<String<32>> = None;
+    let mut version: Option<u32> = None;
+    for (k, val) in v.members() {
+        let key = key_of(Doc::Version, &k)?;
+        match key.as_str() {
+            "format" => format = Some(val.string().map_err(|_| MetaError::WrongType(Doc::Version, "format"))?),
+            "version" => version = Some(val.decode().map_err(|_| MetaError::WrongType(Doc::Version, "version"))?),
+            _ => return Err(MetaError::UnknownField(Doc::Version, key)),
+        }
+    }
+    let version = version.ok_or(MetaError::WrongType(Doc::Version, "version"))?;
+    if version != 2 && version != 3 {
+        return Err(MetaError::UnsupportedVersion(version));
+    }
+    match format {
+        Some(f) if f == "mender" => Ok(version),
+        Some(f) => Err(MetaError::UnsupportedFormat(f)),
+        None => Err(MetaError::UnsupportedFormat(String::new())),
+    }
+}
+
+/// Validated `header-info` (format 2 or 3), kept raw.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderInfo<'a> {
+    v: Value<'a>,
+    format: u32,
+}
+
+/// Validates a `header-info` document of the given format version.
+pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
+    const D: Doc = Doc::HeaderInfo;
+    let v = doc_value(D, raw)?;
+    no_duplicate_keys(D, &v, "header-info")?;
+    let (payloads_key, name_ok, devices) = if format == 3 {
+        let mut payloads = None;
+        let mut provides = None;
+        let mut depends = None;
+        for (k, val) in v.members() {
+            let key = key_of(D, &k)?;
+            match key.as_str() {
+                "payloads" => payloads = Some(val),
+                "artifact_provides" => provides = Some(val),
+                "artifact_depends" => depends = Some(val),
+                _ => return Err(MetaError::UnknownField(D, key)),
+            }
+        }
+        let provides = provides.ok_or(MetaError::Invalid("header-info: artifact_provides is missing"))?;
+        if provides.kind != Kind::Object {
+            return Err(MetaError::WrongType(D, "artifact_provides"));
+        }
+        let mut has_name = false;
+        for (k, val) in provides.members() {
+            let key = key_of(D, &k)?;
+            match key.as_str() {
+                "artifact_name" => {
+                    check_string::<MAX_ARTIFACT_NAME_LEN>(D, "artifact_name", &val, limit!(MAX_ARTIFACT_NAME_LEN))?;
+                    has_name = true;
+                }
+                "artifact_group" => {
+                    check_string::<MAX_ARTIFACT_NAME_LEN>(D, "artifact_group", &val, limit!(MAX_ARTIFACT_NAME_LEN))?
+                }
+                _ => return Err(MetaError::UnknownField(D, key)),
+            }
+        }
+        let mut devices = None;
+        if let Some(dep) = depends {
+            if dep.kind != Kind::Object {
+                return Err(MetaError::WrongType(D, "artifact_depends"));
+            }
+            no_duplicate_keys(D, &dep, "artifact_depends")?;
+            for (k, val) in dep.members() {
+                let key = key_of(D, &k)?;
+                match key.as_str() {
+                    "device_type" => devices = Some(val),
+                    "artifact_name" | "artifact_group" => {
+                        check_string_list::<MAX_ARTIFACT_NAME_LEN>(
+                            D,
+                            "artifact_depends",
+                            &val,
+                            limit!(MAX_DEPENDS_NAMES),
+                            limit!(MAX_ARTIFACT_NAME_LEN),
+                        )?;
+                    }
+                    // Go's ArtifactDepends unmarshaller ignores other keys.
+                    _ => {}
+                }
+            }
+        }
+        (payloads, has_name, devices)
+    } else {
+        let mut updates = None;
+        let mut has_name = false;
+        let mut devices = None;
+        // Format 2's header-info has its own unmarshaller in Go: unknown keys are ignored.
+        for (k, val) in v.members() {
+            let key = key_of(D, &k)?;
+            match key.as_str() {
+                "updates" => updates = Some(val),
+                "artifact_name" => {
+                    check_string::<MAX_ARTIFACT_NAME_LEN>(D, "artifact_name", &val, limit!(MAX_ARTIFACT_NAME_LEN))?;
+                    has_name = true;
+                }
+                "device_types_compatible" => devices = Some(val),
+                _ => {}
+            }
+        }
+        (updates, has_name, devices)
+    };
+    if !name_ok {
+        return Err(MetaError::Invalid("header-info: artifact_name is missing"));
+    }
+    let devices = devices.ok_or(MetaError::Invalid("Invalid Artifact. No 'device-type' found."))?;
+    let n = check_string_list::<MAX_DEVICE_TYPE_LEN>(
+        D,
+        "device_type",
+        &devices,
+        limit!(MAX_DEVICE_TYPES),
+        limit!(MAX_DEVICE_TYPE_LEN),
+    )?;
+    if n == 0 {
+        return Err(MetaError::Invalid("Invalid Artifact. No 'device-type' found."));
+    }
+    let payloads = payloads_key.ok_or(MetaError::Invalid("header-info: payloads is missing"))?;
+    if payloads.kind != Kind::Array {
+        return Err(MetaError::WrongType(D, "payloads"));
+    }
+    let mut count = 0;
+    for p in payloads.elements() {
+        count += 1;
+        if count > MAX_PAYLOADS {
+            return Err(MetaError::Invalid(
+                "Artifacts with more than one payload are not supported yet! (MAX_PAYLOADS is 1)",
+            ));
+        }
+        if p.kind != Kind::Object {
+            return Err(MetaError::WrongType(D, "payloads"));
+        }
+        match member(&p, "type") {
+            Some(t) if t.kind == Kind::Null && format == 3 => {}
+            Some(t) => {
+                check_string::<MAX_KEY_LEN>(D, "type", &t, limit!(MAX_KEY_LEN))?;
+                if t.raw == b"\"\"" {
+                    return Err(MetaError::Invalid("Unexpected empty Payload type"));
+                }
+            }
+            None => return Err(MetaError::Invalid("header-info: payload type is missing")),
+        }
+    }
+    if count == 0 {
+        return Err(MetaError::Invalid("header-info: no payloads"));
+    }
+    Ok(())
+}
+
+impl<'a> HeaderInfo<'a> {
+    /// Wraps a document that [`validate_header_info`] accepted.
+    pub fn new(raw: &'a [u8], format: u32) -> Option<Self> {
+        Some(HeaderInfo { v: Value::of(raw).ok()?, format })
+    }
+
+    fn provides(&self) -> Option<Value<'a>> {
+        if self.format == 3 {
+            member(&self.v, "artifact_provides")
+        } else {
+            Some(self.v)
+        }
+    }
+
+    fn depends(&self) -> Option<Value<'a>> {
+        if self.format == 3 {
+            member(&self.v, "artifact_depends")
+        } else {
+            None
+        }
+    }
+
+    /// The Artifact name.
+    pub fn name(&self) -> Name {
+        self.provides().and_then(|p| member(&p, "artifact_name")).and_then(|n| n.string().ok()).unwrap_or_default()
+    }
+
+    /// The Artifact group, if any.
+    pub fn group(&self) -> Option<Name> {
+        if self.format != 3 {
+            return None;
+        }
+        self.provides().and_then(|p| member(&p, "artifact_group")).and_then(|n| n.string().ok())
+    }
+
+    /// Compatible device types, in document order.
+    pub fn device_types(&self) -> impl Iterator<Item = DeviceType> + 'a {
+        let list = if self.format == 3 {
+            self.depends().and_then(|d| member(&d, "device_type"))
+        } else {
+            member(&self.v, "device_types_compatible")
+        };
+        list.into_iter().flat_map(|l| l.elements()).filter_map(|e| e.string().ok())
+    }
+
+    /// `artifact_depends.artifact_name` (the installed Artifact must be one of these).
+    pub fn depends_names(&self) -> Option<impl Iterator<Item = Name> + 'a> {
+        let l = self.depends().and_then(|d| member(&d, "artifact_name"))?;
+        Some(l.elements().filter_map(|e| e.string().ok()))
+    }
+
+    /// `artifact_depends.artifact_group`.
+    pub fn depends_groups(&self) -> Option<impl Iterator<Item = Name> + 'a> {
+        let l = self.depends().and_then(|d| member(&d, "artifact_group"))?;
+        Some(l.elements().filter_map(|e| e.string().ok()))
+    }
+
+    /// The type of payload `index` (`None` for an empty payload).
+    pub fn payload_type(&self, index: usize) -> Option<PayloadType> {
+        let list = member(&self.v, if self.format == 3 { "payloads" } else { "updates" })?;
+        let p = list.elements().nth(index)?;
+        member(&p, "type")?.string().ok()
+    }
+
+    /// Number of payloads.
+    pub fn payload_count(&self) -> usize {
+        member(&self.v, if self.format == 3 { "payloads" } else { "updates" }).map_or(0, |l| l.elements().count())
+    }
+}
+
+/// Validates a format-3 `type-info` against the payload type from header-info.
+pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), MetaError> {
+    const D: Doc = Doc::TypeInfo;
+    let v = doc_value(D, raw)?;
+    no_duplicate_keys(D, &v, "type-info")?;
+    for (k, val) in v.members() {
+        let key = key_of(D, &k)?;
+        match key.as_str() {
+            "type" => {
+                let t: Option<PayloadType> = match val.kind {
+                    Kind::Null => None,
+                    Kind::String => Some(val.string().map_err(|_| MetaError::Limit(D, "type", limit!(MAX_KEY_LEN)))?),
+                    _ => return Err(MetaError::WrongType(D, "type")),
+                };
+                // mender-artifact 3.3.0-4.3.0 write "" for rootfs-image (spec §2.5): tolerated.
+                let ok = match (t.as_deref(), header_type) {
+                    (Some(""), Some("rootfs-image")) => true,
+                    (a, b) => a == b,
+                };
+                if !ok {
+                    return Err(MetaError::Invalid("Type in type-info header does not match header-info"));
+                }
+            }
+            "artifact_provides" => {
+                if val.kind != Kind::Object {
+                    return Err(MetaError::WrongType(D, "artifact_provides"));
+                }
+                no_duplicate_keys(D, &val, "artifact_provides")?;
+                let mut n = 0;
+                for (pk, pv) in val.members() {
+                    n += 1;
+                    if n > MAX_PROVIDES {
+                        return Err(MetaError::Limit(D, "artifact_provides", limit!(MAX_PROVIDES)));
+                    }
+                    key_of(D, &pk)?;
+                    if pv.kind != Kind::String {
+                        return Err(MetaError::Invalid("error reading type-info: Invalid TypeInfo provides type"));
+                    }
+                    check_string::<MAX_VALUE_LEN>(D, "artifact_provides", &pv, limit!(MAX_VALUE_LEN))?;
+                }
+            }
+            "artifact_depends" => {
+                if val.kind != Kind::Object {
+                    return Err(MetaError::WrongType(D, "artifact_depends"));
+                }
+                no_duplicate_keys(D, &val, "artifact_depends")?;
+                let mut n = 0;
+                for (dk, dv) in val.members() {
+                    n += 1;
+                    if n > MAX_PROVIDES {
+                        return Err(MetaError::Limit(D, "artifact_depends", limit!(MAX_PROVIDES)));
+                    }
+                    key_of(D, &dk)?;
+                    match dv.kind {
+                        Kind::String => {
+                            check_string::<MAX_VALUE_LEN>(D, "artifact_depends", &dv, limit!(MAX_VALUE_LEN))?
+                        }
+                        Kind::Array => {
+                            check_string_list::<MAX_VALUE_LEN>(
+                                D,
+                                "artifact_depends",
+                                &dv,
+                                limit!(MAX_DEPENDS_VALUES),
+                                limit!(MAX_VALUE_LEN),
+                            )?;
+                        }
+                        _ => return Err(MetaError::WrongType(D, "artifact_depends")),
+                    }
+                }
+            }
+            "clears_artifact_provides" => {
+                if val.kind != Kind::Null {
+                    check_string_list::<MAX_VALUE_LEN>(
+                        D,
+                        "clears_artifact_provides",
+                        &val,
+                        limit!(MAX_CLEARS),
+                        limit!(MAX_VALUE_LEN),
+                    )?;
+                }
+            }
+            // Unknown type-info keys are ignored by the official reader.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A depends value: one string or a list (any-of).
+#[derive(Debug, Clone, Copy)]
+pub enum DependValue<'a> {
+    One(Value<'a>),
+    AnyOf(Value<'a>),
+}
+
+impl<'a> DependValue<'a> {
+    /// All accepted values (one for a plain string).
+    pub fn values(&self) -> impl Iterator<Item = Text> + 'a {
+        let (one, list) = match *self {
+            DependValue::One(v) => (Some(v), None),
+            DependValue::AnyOf(l) => (None, Some(l)),
+        };
+        one.into_iter().chain(list.into_iter().flat_map(|l| l.elements())).filter_map(|e| e.string().ok())
+    }
+
+    pub fn is_list(&self) -> bool {
+        matches!(self, DependValue::AnyOf(_))
+    }
+}
+
+/// Validated `type-info`, kept raw.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeInfo<'a> {
+    v: Value<'a>,
+}
+
+impl<'a> TypeInfo<'a> {
+    pub fn new(raw: &'a [u8]) -> Option<Self> {
+        Some(TypeInfo { v: Value::of(raw).ok()? })
+    }
+
+    /// `artifact_provides`, in document order.
+    pub fn provides(&self) -> impl Iterator<Item = (Key, Text)> + 'a {
+        member(&self.v, "artifact_provides")
+            .into_iter()
+            .flat_map(|p| p.members())
+            .filter_map(|(k, v)| Some((k.string().ok()?, v.string().ok()?)))
+    }
+
+    /// `artifact_depends`, in document order.
+    pub fn depends(&self) -> impl Iterator<Item = (Key, DependValue<'a>)> + 'a {
+        member(&self.v, "artifact_depends").into_iter().flat_map(|p| p.members()).filter_map(|(k, v)| {
+            let key = k.string().ok()?;
+            Some((key, if v.kind == Kind::Array { DependValue::AnyOf(v) } else { DependValue::One(v) }))
+        })
+    }
+
+    /// `clears_artifact_provides`, or `None` when absent (or null).
+    pub fn clears(&self) -> Option<impl Iterator<Item = Text> + 'a> {
+        let l = member(&self.v, "clears_artifact_provides").filter(|l| l.kind == Kind::Array)?;
+        Some(l.elements().filter_map(|e| e.string().ok()))
+    }
+}
+
+/// Validates `meta-data`: empty, or a JSON object.
+pub fn validate_meta_data(raw: &[u8]) -> Result<(), MetaError> {
+    if raw.iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+        return Ok(());
+    }
+    match json::validate(raw) {
+        Ok(Kind::Object) => Ok(()),
+        Ok(_) => Err(MetaError::Invalid("Top level object in meta-data must be a JSON object")),
+        Err(e) => Err(MetaError::Json(Doc::MetaData, e)),
+    }
+}
+
+/// Validates a format-2 `files` document (`{"files":["rootfs.img"]}`).
+pub fn validate_files(raw: &[u8]) -> Result<(), MetaError> {
+    let v = doc_value(Doc::Files, raw)?;
+    let mut seen = false;
+    for (k, val) in v.members() {
+        let key = key_of(Doc::Files, &k)?;
+        if key != "files" {
+            return Err(MetaError::UnknownField(Doc::Files, key));
+        }
+        check_string_list::<MAX_FILE_NAME_LEN>(
+            Doc::Files,
+            "files",
+            &val,
+            limit!(MAX_PAYLOAD_FILES),
+            limit!(MAX_FILE_NAME_LEN),
+        )?;
+        seen = true;
+    }
+    if !seen {
+        return Err(MetaError::Invalid("files: the files list is missing"));
+    }
+    Ok(())
+}
+
+/// Whether a format-2 `files` document lists `name`.
+pub fn files_lists(raw: &[u8], name: &str) -> bool {
+    Value::of(raw)
+        .ok()
+        .and_then(|v| member(&v, "files"))
+        .is_some_and(|l| l.elements().any(|e| e.string::<MAX_FILE_NAME_LEN>().is_ok_and(|s| s == name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_rules() {
+        assert_eq!(parse_version(br#"{"format":"mender","version":3}"#), Ok(3));
+        assert_eq!(parse_version(br#"{"format":"mender","version":2}"#), Ok(2));
+        assert_eq!(
+            std::format!("{}", parse_version(br#"{"format":"mender","version":1}"#).unwrap_err()),
+            "reader: Mender-Artifact version 1 is no longer supported"
+        );
+        assert_eq!(
+            std::format!("{}", parse_version(br#"{"format":"mender","version":4}"#).unwrap_err()),
+            "reader: unsupported version: 4"
+        );
+        assert_eq!(
+            std::format!("{}", parse_version(br#"{"format":"mender","version":3,"x":1}"#).unwrap_err()),
+            "reader: can not read version file: json: unknown field \"x\""
+        );
+    }
+
+    #[test]
+    fn header_info_v3() {
+        let raw = br#"{"payloads":[{"type":"rootfs-image"}],"artifact_provides":{"artifact_name":"release-2","artifact_group":"fix"},"artifact_depends":{"artifact_name":["release-1"],"device_type":["dev-a","dev-b"],"artifact_group":["beta"]}}"#;
+        validate_header_info(raw, 3).unwrap();
+        let h = HeaderInfo::new(raw, 3).unwrap();
+        assert_eq!(h.name().as_str(), "release-2");
+        assert_eq!(h.group().unwrap().as_str(), "fix");
+        assert_eq!(h.device_types().count(), 2);
+        assert_eq!(h.depends_names().unwrap().next().unwrap().as_str(), "release-1");
+        assert_eq!(h.payload_type(0).unwrap().as_str(), "rootfs-image");
+
+        let extra = br#"{"payloads":[{"type":"x"}],"artifact_provides":{"artifact_name":"a"},"artifact_depends":{"device_type":["d"]},"extra":1}"#;
+        assert_eq!(
+            std::format!("{}", validate_header_info(extra, 3).unwrap_err()),
+            "Could not parse header element header-info: json: unknown field \"extra\""
+        );
+        let nodev = br#"{"payloads":[{"type":"x"}],"artifact_provides":{"artifact_name":"a"},"artifact_depends":{"device_type":[]}}"#;
+        assert_eq!(
+            std::format!("{}", validate_header_info(nodev, 3).unwrap_err()),
+            "Invalid Artifact. No 'device-type' found."
+        );
+    }
+
+    #[test]
+    fn type_info_rules() {
+        let raw = br#"{"type":"","artifact_provides":{"rootfs-image.version":"v1"},"artifact_depends":{"a":"1","b":["x","y"]},"clears_artifact_provides":["rootfs-image.*"]}"#;
+        validate_type_info(raw, Some("rootfs-image")).unwrap();
+        let t = TypeInfo::new(raw).unwrap();
+        assert_eq!(t.provides().count(), 1);
+        let deps: std::vec::Vec<_> = t.depends().collect();
+        assert!(!deps[0].1.is_list() && deps[1].1.is_list());
+        assert_eq!(deps[1].1.values().count(), 2);
+        assert_eq!(t.clears().unwrap().count(), 1);
+        let list = br#"{"type":"x","artifact_provides":{"k":["a"]}}"#;
+        assert!(validate_type_info(list, Some("x")).is_err());
+        assert!(validate_type_info(br#"{"type":""}"#, Some("docker")).is_err());
+    }
+
+    #[test]
+    fn meta_data_must_be_object() {
+        assert!(validate_meta_data(b"").is_ok());
+        assert!(validate_meta_data(br#"{"a":[1,{"b":null}]}"#).is_ok());
+        assert_eq!(
+            std::format!("{}", validate_meta_data(b"[1]").unwrap_err()),
+            "Top level object in meta-data must be a JSON object"
+        );
+        assert!(validate_meta_data(br#"{"a":"\q"}"#).is_err());
+    }
+}
