@@ -20,20 +20,28 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs) -> Result<String, String> {
     let mut keys = Vec::new();
     for k in &args.verify_keys {
-        let pem = std::fs::read(k).map_err(|e| format!("can not read verification key {}: {}", k, e))?;
-        keys.push(ArtifactKey::from_pem(&pem).map_err(|e| format!("verification key {}: {}", k, e))?);
+        let pem =
+            std::fs::read(k).map_err(|e| format!("can not read verification key {}: {}", k, e))?;
+        keys.push(
+            ArtifactKey::from_pem(&pem).map_err(|e| format!("verification key {}: {}", k, e))?,
+        );
     }
     let verifier = KeyVerifier(keys);
     let mut input: Box<dyn Read> = if args.artifact == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(
-            std::fs::File::open(&args.artifact).map_err(|e| format!("can not open {}: {}", args.artifact, e))?,
+            std::fs::File::open(&args.artifact)
+                .map_err(|e| format!("can not open {}: {}", args.artifact, e))?,
         )
     };
     let mut window: Box<Window> = Box::new([0u8; WINDOW_SIZE]);
     let config = Config {
-        verifier: if args.verify_keys.is_empty() { None } else { Some(&verifier) },
+        verifier: if args.verify_keys.is_empty() {
+            None
+        } else {
+            Some(&verifier)
+        },
         ..Config::default()
     };
     let mut reader = Reader::new(&mut window, config);
@@ -56,8 +64,14 @@ pub fn run(args: &InspectArgs) -> Result<String, String> {
         }
     }
     reader.finish().map_err(|e| e.to_string())?;
-    let header = reader.header().ok_or("reader: the Artifact has no header")?;
-    Ok(if args.json { json(&header, reader.files()) } else { text(&header, reader.files()) })
+    let header = reader
+        .header()
+        .ok_or("reader: the Artifact has no header")?;
+    Ok(if args.json {
+        json(&header, reader.files())
+    } else {
+        text(&header, reader.files())
+    })
 }
 
 fn hex(b: &[u8; 32]) -> String {
@@ -145,7 +159,11 @@ fn json(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
                 provides.push(format!("{}:{}", js(&k), js(&v)));
             }
             for (k, v) in t.depends() {
-                let val = if v.is_list() { js_list(v.values()) } else { v.values().next().map_or("\"\"".into(), |s| js(&s)) };
+                let val = if v.is_list() {
+                    js_list(v.values())
+                } else {
+                    v.values().next().map_or("\"\"".into(), |s| js(&s))
+                };
                 pdeps.push(format!("{}:{}", js(&k), val));
             }
             if let Some(c) = t.clears() {
@@ -156,7 +174,14 @@ fn json(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
         let pfiles: Vec<String> = files
             .iter()
             .filter(|f| usize::from(f.payload) == i)
-            .map(|f| format!("{{\"name\":{},\"size\":{},\"sha256\":\"{}\"}}", js(&f.name), f.size, hex(&f.sha256)))
+            .map(|f| {
+                format!(
+                    "{{\"name\":{},\"size\":{},\"sha256\":\"{}\"}}",
+                    js(&f.name),
+                    f.size,
+                    hex(&f.sha256)
+                )
+            })
             .collect();
         payloads.push(format!(
             "{{\"type\":{},\"provides\":{{{}}},\"depends\":{{{}}},\"clears_provides\":{},\"meta_data\":{},\"files\":[{}]}}",
@@ -192,15 +217,27 @@ fn text(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
     let _ = writeln!(o, "  Version: {}", h.format);
     let sig = match h.signature {
         SignatureStatus::None => "no signature",
-        SignatureStatus::Present => "signed but no key for verification provided; please use `-k` option",
+        SignatureStatus::Present => {
+            "signed but no key for verification provided; please use `-k` option"
+        }
         SignatureStatus::Verified => "signed and verified correctly",
     };
     let _ = writeln!(o, "  Signature: {}", sig);
     let devices: Vec<String> = info.device_types().map(|d| d.to_string()).collect();
     let _ = writeln!(o, "  Compatible devices: '[{}]'", devices.join(" "));
-    let _ = writeln!(o, "  Provides group: {}", info.group().as_deref().unwrap_or(""));
-    let names: Vec<String> = info.depends_names().map(|i| i.map(|n| n.to_string()).collect()).unwrap_or_default();
-    let groups: Vec<String> = info.depends_groups().map(|i| i.map(|n| n.to_string()).collect()).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "  Provides group: {}",
+        info.group().as_deref().unwrap_or("")
+    );
+    let names: Vec<String> = info
+        .depends_names()
+        .map(|i| i.map(|n| n.to_string()).collect())
+        .unwrap_or_default();
+    let groups: Vec<String> = info
+        .depends_groups()
+        .map(|i| i.map(|n| n.to_string()).collect())
+        .unwrap_or_default();
     let _ = writeln!(o, "  Depends on one of artifact(s): [{}]", names.join(", "));
     let _ = writeln!(o, "  Depends on one of group(s): [{}]", groups.join(", "));
     let _ = writeln!(o, "  State scripts:");
@@ -210,16 +247,28 @@ fn text(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
     let _ = writeln!(o, "\nUpdates:");
     for i in 0..info.payload_count() {
         let _ = writeln!(o, "    {}:", i);
-        let _ = writeln!(o, "    Type:   {}", info.payload_type(i).as_deref().unwrap_or("Empty type"));
-        let provides: Vec<String> =
-            h.type_info.iter().flat_map(|t| t.provides()).map(|(k, v)| format!("\t{}: {}", k, v)).collect();
+        let _ = writeln!(
+            o,
+            "    Type:   {}",
+            info.payload_type(i).as_deref().unwrap_or("Empty type")
+        );
+        let provides: Vec<String> = h
+            .type_info
+            .iter()
+            .flat_map(|t| t.provides())
+            .map(|(k, v)| format!("\t{}: {}", k, v))
+            .collect();
         let depends: Vec<String> = h
             .type_info
             .iter()
             .flat_map(|t| t.depends())
             .map(|(k, v)| {
                 let vals: Vec<String> = v.values().map(|s| s.to_string()).collect();
-                if v.is_list() { format!("\t{}: [{}]", k, vals.join(", ")) } else { format!("\t{}: {}", k, vals.join("")) }
+                if v.is_list() {
+                    format!("\t{}: [{}]", k, vals.join(", "))
+                } else {
+                    format!("\t{}: {}", k, vals.join(""))
+                }
             })
             .collect();
         for (title, lines) in [("Provides", provides), ("Depends", depends)] {
@@ -246,7 +295,10 @@ fn text(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
                 let _ = writeln!(o, "    Metadata: Nothing");
             }
         }
-        let pf: Vec<&PayloadFile> = files.iter().filter(|f| usize::from(f.payload) == i).collect();
+        let pf: Vec<&PayloadFile> = files
+            .iter()
+            .filter(|f| usize::from(f.payload) == i)
+            .collect();
         if pf.is_empty() {
             let _ = writeln!(o, "    Files: None");
         } else {

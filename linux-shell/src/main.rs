@@ -24,14 +24,24 @@ fn inspect_cmd(parser: &mut lexopt::Parser) -> Result<ExitCode, lexopt::Error> {
             Long("verify-key") | Short('k') => verify_keys.push(parser.value()?.string()?),
             Long("json") => json = true,
             Value(v) if artifact.is_none() => artifact = Some(v.string()?),
-            Value(v) => return Err(format!("Ambiguous arguments given - unrecognized argument: {}", v.string()?).into()),
+            Value(v) => {
+                return Err(format!(
+                    "Ambiguous arguments given - unrecognized argument: {}",
+                    v.string()?
+                )
+                .into())
+            }
             _ => return Err(arg.unexpected()),
         }
     }
     let Some(artifact) = artifact else {
         return Err("inspect needs an Artifact file or - for stdin".into());
     };
-    match inspect::run(&InspectArgs { artifact, verify_keys, json }) {
+    match inspect::run(&InspectArgs {
+        artifact,
+        verify_keys,
+        json,
+    }) {
         Ok(out) => {
             print!("{}", out);
             Ok(ExitCode::SUCCESS)

@@ -1,0 +1,4 @@
+//! `mender-linux`: the Linux shell around `mender-core`: CLI, files, keys, logging.
+//! Glue only; logic a microcontroller could use belongs in the core.
+pub mod inspect;
+pub mod verify;
