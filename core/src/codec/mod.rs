@@ -78,7 +78,10 @@ pub struct CodecLimits {
 
 impl Default for CodecLimits {
     fn default() -> Self {
-        CodecLimits { xz_dict_max: DEFAULT_XZ_DICT_MAX, zstd_window_max: DEFAULT_ZSTD_WINDOW_MAX }
+        CodecLimits {
+            xz_dict_max: DEFAULT_XZ_DICT_MAX,
+            zstd_window_max: DEFAULT_ZSTD_WINDOW_MAX,
+        }
     }
 }
 
@@ -115,9 +118,15 @@ pub enum CodecError {
     XzCheck,
     /// A filter other than LZMA2 (BCJ, delta, ...) or an unsupported check type.
     XzUnsupported,
-    XzDictionaryTooLarge { needed: u32, limit: u32 },
+    XzDictionaryTooLarge {
+        needed: u32,
+        limit: u32,
+    },
     ZstdCorrupt,
-    ZstdWindowTooLarge { needed: u64, limit: u32 },
+    ZstdWindowTooLarge {
+        needed: u64,
+        limit: u32,
+    },
     /// The heap allocation for a dictionary or window failed.
     OutOfMemory,
 }
@@ -129,7 +138,9 @@ impl fmt::Display for CodecError {
                 write!(f, "compression {:?} is not supported by this build", c)
             }
             CodecError::Truncated(c) => write!(f, "{:?}: unexpected EOF", c),
-            CodecError::TrailingData(c) => write!(f, "{:?}: trailing data after compressed stream", c),
+            CodecError::TrailingData(c) => {
+                write!(f, "{:?}: trailing data after compressed stream", c)
+            }
             CodecError::GzipHeader => f.write_str("gzip: invalid header"),
             CodecError::GzipCrc => f.write_str("gzip: invalid checksum"),
             CodecError::GzipSize => f.write_str("gzip: size mismatch in trailer"),
@@ -173,11 +184,13 @@ impl Decoder {
             Compression::None => return Ok(None),
             Compression::Gzip => Decoder::Gzip(GzipDecoder::new()),
             #[cfg(feature = "alloc")]
-            Compression::Xz => Decoder::Xz(alloc::boxed::Box::new(XzDecoder::new(limits.xz_dict_max))),
-            #[cfg(feature = "alloc")]
-            Compression::Zstd => {
-                Decoder::Zstd(alloc::boxed::Box::new(ZstdDecoder::new(limits.zstd_window_max)))
+            Compression::Xz => {
+                Decoder::Xz(alloc::boxed::Box::new(XzDecoder::new(limits.xz_dict_max)))
             }
+            #[cfg(feature = "alloc")]
+            Compression::Zstd => Decoder::Zstd(alloc::boxed::Box::new(ZstdDecoder::new(
+                limits.zstd_window_max,
+            ))),
             #[cfg(not(feature = "alloc"))]
             other => return Err(CodecError::NotSupported(other)),
         }))
@@ -189,8 +202,15 @@ impl Decoder {
     /// Contract (all decoders): bytes produced by the previous call must have been used by the
     /// caller; a call makes progress (consumes, produces, or reports `done`) unless it needs
     /// more input and `last` is false; once `done` is reported, further calls with empty input
-    /// keep reporting `done`.
-    pub fn decode(&mut self, input: &[u8], window: &mut Window, last: bool) -> Result<Step, CodecError> {
+    /// keep reporting `done`. `Truncated` is only reported by a call that produces no output,
+    /// so every decodable byte reaches the consumer first and errors do not depend on how the
+    /// input was chunked.
+    pub fn decode(
+        &mut self,
+        input: &[u8],
+        window: &mut Window,
+        last: bool,
+    ) -> Result<Step, CodecError> {
         match self {
             Decoder::Gzip(d) => d.decode(input, window, last),
             #[cfg(feature = "alloc")]
