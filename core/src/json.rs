@@ -46,19 +46,17 @@ fn string_end(b: &[u8], mut i: usize) -> Result<usize, JsonError> {
         match b.get(i) {
             None => return Err(JsonError::Syntax),
             Some(b'"') => return Ok(i + 1),
-            Some(b'\\') => {
-                match b.get(i + 1) {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                    Some(b'u') => {
-                        let hex = b.get(i + 2..i + 6).ok_or(JsonError::Syntax)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return Err(JsonError::Syntax);
-                        }
-                        i += 6;
+            Some(b'\\') => match b.get(i + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => {
+                    let hex = b.get(i + 2..i + 6).ok_or(JsonError::Syntax)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return Err(JsonError::Syntax);
                     }
-                    _ => return Err(JsonError::Syntax),
+                    i += 6;
                 }
-            }
+                _ => return Err(JsonError::Syntax),
+            },
             Some(c) if *c < 0x20 => return Err(JsonError::Syntax),
             Some(_) => i += 1,
         }
@@ -192,17 +190,34 @@ impl<'a> Value<'a> {
         let kind = validate(doc)?;
         let start = ws(doc, 0);
         let end = value(doc, 0, 0)?.1;
-        Ok(Value { kind, raw: doc.get(start..end).ok_or(JsonError::Syntax)? })
+        Ok(Value {
+            kind,
+            raw: doc.get(start..end).ok_or(JsonError::Syntax)?,
+        })
     }
 
     /// Members of an object value (empty for other kinds).
     pub fn members(&self) -> Members<'a> {
-        Members { b: self.raw, pos: if self.kind == Kind::Object { 1 } else { self.raw.len() } }
+        Members {
+            b: self.raw,
+            pos: if self.kind == Kind::Object {
+                1
+            } else {
+                self.raw.len()
+            },
+        }
     }
 
     /// Elements of an array value (empty for other kinds).
     pub fn elements(&self) -> Elements<'a> {
-        Elements { b: self.raw, pos: if self.kind == Kind::Array { 1 } else { self.raw.len() } }
+        Elements {
+            b: self.raw,
+            pos: if self.kind == Kind::Array {
+                1
+            } else {
+                self.raw.len()
+            },
+        }
     }
 
     /// Decodes this value into a fixed-capacity type with serde-json-core (escapes decoded).
@@ -255,8 +270,14 @@ impl<'a> Iterator for Members<'a> {
         let after = ws(b, v1);
         self.pos = after + 1; // skips ',' or the closing '}'
         Some((
-            Value { kind: Kind::String, raw: b.get(k0..k1)? },
-            Value { kind, raw: b.get(v0..v1)? },
+            Value {
+                kind: Kind::String,
+                raw: b.get(k0..k1)?,
+            },
+            Value {
+                kind,
+                raw: b.get(v0..v1)?,
+            },
         ))
     }
 }
@@ -278,7 +299,10 @@ impl<'a> Iterator for Elements<'a> {
         }
         let (kind, v1) = value(b, v0, 1).ok()?;
         self.pos = ws(b, v1) + 1;
-        Some(Value { kind, raw: b.get(v0..v1)? })
+        Some(Value {
+            kind,
+            raw: b.get(v0..v1)?,
+        })
     }
 }
 

@@ -34,10 +34,16 @@ pub enum ManifestError {
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ManifestError::MalformedLine(n) => write!(f, "checksum: malformed checksum line: line {}", n),
+            ManifestError::MalformedLine(n) => {
+                write!(f, "checksum: malformed checksum line: line {}", n)
+            }
             ManifestError::Duplicate(p) => write!(f, "checksum: duplicate manifest entry: '{}'", p),
             ManifestError::TooManyEntries => {
-                write!(f, "manifest has more than MAX_MANIFEST_ENTRIES ({}) entries", MAX_MANIFEST_ENTRIES)
+                write!(
+                    f,
+                    "manifest has more than MAX_MANIFEST_ENTRIES ({}) entries",
+                    MAX_MANIFEST_ENTRIES
+                )
             }
             ManifestError::PathTooLong(n) => write!(
                 f,
@@ -81,7 +87,11 @@ fn hex_nibble(c: u8) -> u8 {
 pub fn split_data_path(path: &str) -> Option<(u16, &str)> {
     let rest = path.strip_prefix("data/")?;
     let (num, name) = rest.split_once('/')?;
-    if num.len() != 4 || !num.bytes().all(|c| c.is_ascii_digit()) || name.is_empty() || name.contains('/') {
+    if num.len() != 4
+        || !num.bytes().all(|c| c.is_ascii_digit())
+        || name.is_empty()
+        || name.contains('/')
+    {
         return None;
     }
     Some((num.parse().ok()?, name))
@@ -109,7 +119,13 @@ impl Manifest {
             for (k, pair) in hex.chunks_exact(2).enumerate() {
                 sha256[k] = hex_nibble(pair[0]) << 4 | hex_nibble(pair[1]);
             }
-            m.entries.push(ManifestEntry { sha256, path, seen: false }).map_err(|_| ManifestError::TooManyEntries)?;
+            m.entries
+                .push(ManifestEntry {
+                    sha256,
+                    path,
+                    seen: false,
+                })
+                .map_err(|_| ManifestError::TooManyEntries)?;
         }
         Ok(m)
     }
@@ -141,7 +157,10 @@ mod tests {
         let m = Manifest::parse(raw.as_bytes()).unwrap();
         assert_eq!(m.entries().len(), 3);
         assert_eq!(m.find("version").unwrap().sha256[0], 0x96);
-        assert_eq!(split_data_path("data/0000/rootfs.img"), Some((0, "rootfs.img")));
+        assert_eq!(
+            split_data_path("data/0000/rootfs.img"),
+            Some((0, "rootfs.img"))
+        );
     }
 
     #[test]
@@ -155,13 +174,28 @@ mod tests {
             std::format!("{H}  version\n\n"),
             std::format!("{H}  my file\n"),
         ] {
-            assert!(matches!(Manifest::parse(bad.as_bytes()), Err(ManifestError::MalformedLine(_))), "{bad:?}");
+            assert!(
+                matches!(
+                    Manifest::parse(bad.as_bytes()),
+                    Err(ManifestError::MalformedLine(_))
+                ),
+                "{bad:?}"
+            );
         }
         let dup = std::format!("{H}  version\n{H}  version\n");
-        assert!(matches!(Manifest::parse(dup.as_bytes()), Err(ManifestError::Duplicate(_))));
+        assert!(matches!(
+            Manifest::parse(dup.as_bytes()),
+            Err(ManifestError::Duplicate(_))
+        ));
         let sub = std::format!("{H}  data/0000/sub/a.bin\n");
-        assert!(matches!(Manifest::parse(sub.as_bytes()), Err(ManifestError::MalformedDataPath(_))));
+        assert!(matches!(
+            Manifest::parse(sub.as_bytes()),
+            Err(ManifestError::MalformedDataPath(_))
+        ));
         let digits = std::format!("{H}  data/00a0/a.bin\n");
-        assert!(matches!(Manifest::parse(digits.as_bytes()), Err(ManifestError::MalformedDataPath(_))));
+        assert!(matches!(
+            Manifest::parse(digits.as_bytes()),
+            Err(ManifestError::MalformedDataPath(_))
+        ));
     }
 }

@@ -58,7 +58,10 @@ impl fmt::Display for Limit {
 
 macro_rules! limit {
     ($c:ident) => {
-        Limit { name: stringify!($c), max: $c }
+        Limit {
+            name: stringify!($c),
+            max: $c,
+        }
     };
 }
 pub(crate) use limit;
@@ -87,25 +90,51 @@ pub enum MetaError {
 impl fmt::Display for MetaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MetaError::Json(Doc::Version, _) => f.write_str("reader: can not read version file: invalid JSON"),
-            MetaError::Json(d, JsonError::TooDeep) => {
-                write!(f, "{}: JSON nesting exceeds the limit MAX_JSON_DEPTH ({})", d, MAX_JSON_DEPTH)
+            MetaError::Json(Doc::Version, _) => {
+                f.write_str("reader: can not read version file: invalid JSON")
             }
-            MetaError::Json(d, _) => write!(f, "Could not parse header element {}: invalid JSON", d),
+            MetaError::Json(d, JsonError::TooDeep) => {
+                write!(
+                    f,
+                    "{}: JSON nesting exceeds the limit MAX_JSON_DEPTH ({})",
+                    d, MAX_JSON_DEPTH
+                )
+            }
+            MetaError::Json(d, _) => {
+                write!(f, "Could not parse header element {}: invalid JSON", d)
+            }
             MetaError::UnknownField(Doc::Version, k) => {
-                write!(f, "reader: can not read version file: json: unknown field \"{}\"", k)
+                write!(
+                    f,
+                    "reader: can not read version file: json: unknown field \"{}\"",
+                    k
+                )
             }
             MetaError::UnknownField(d, k) => {
-                write!(f, "Could not parse header element {}: json: unknown field \"{}\"", d, k)
+                write!(
+                    f,
+                    "Could not parse header element {}: json: unknown field \"{}\"",
+                    d, k
+                )
             }
-            MetaError::WrongType(d, field) => write!(f, "{}: field '{}' has the wrong JSON type", d, field),
+            MetaError::WrongType(d, field) => {
+                write!(f, "{}: field '{}' has the wrong JSON type", d, field)
+            }
             MetaError::Limit(d, what, l) => write!(f, "{}: {} {}", d, what, l),
             MetaError::Invalid(msg) => f.write_str(msg),
-            MetaError::Duplicate(d, what, k) => write!(f, "{}: duplicate key \"{}\" in {}", d, k, what),
-            MetaError::UnsupportedVersion(1) => f.write_str("reader: Mender-Artifact version 1 is no longer supported"),
+            MetaError::Duplicate(d, what, k) => {
+                write!(f, "{}: duplicate key \"{}\" in {}", d, k, what)
+            }
+            MetaError::UnsupportedVersion(1) => {
+                f.write_str("reader: Mender-Artifact version 1 is no longer supported")
+            }
             MetaError::UnsupportedVersion(v) => write!(f, "reader: unsupported version: {}", v),
             MetaError::UnsupportedFormat(s) => {
-                write!(f, "The client only understands the 'mender' Artifact type. Got format: {}", s)
+                write!(
+                    f,
+                    "The client only understands the 'mender' Artifact type. Got format: {}",
+                    s
+                )
             }
         }
     }
@@ -120,10 +149,16 @@ fn doc_value(doc: Doc, raw: &[u8]) -> Result<Value<'_>, MetaError> {
 }
 
 fn key_of(doc: Doc, k: &Value<'_>) -> Result<String<MAX_KEY_LEN>, MetaError> {
-    k.string().map_err(|_| MetaError::Limit(doc, "a key", limit!(MAX_KEY_LEN)))
+    k.string()
+        .map_err(|_| MetaError::Limit(doc, "a key", limit!(MAX_KEY_LEN)))
 }
 
-fn check_string<const N: usize>(doc: Doc, field: &'static str, v: &Value<'_>, l: Limit) -> Result<(), MetaError> {
+fn check_string<const N: usize>(
+    doc: Doc,
+    field: &'static str,
+    v: &Value<'_>,
+    l: Limit,
+) -> Result<(), MetaError> {
     if v.kind != Kind::String {
         return Err(MetaError::WrongType(doc, field));
     }
@@ -155,7 +190,9 @@ fn check_string_list<const N: usize>(
 }
 
 fn member<'a>(v: &Value<'a>, name: &str) -> Option<Value<'a>> {
-    v.members().find(|(k, _)| k.raw.get(1..k.raw.len().saturating_sub(1)) == Some(name.as_bytes())).map(|(_, v)| v)
+    v.members()
+        .find(|(k, _)| k.raw.get(1..k.raw.len().saturating_sub(1)) == Some(name.as_bytes()))
+        .map(|(_, v)| v)
 }
 
 fn no_duplicate_keys(doc: Doc, v: &Value<'_>, what: &'static str) -> Result<(), MetaError> {
@@ -175,8 +212,18 @@ pub fn parse_version(raw: &[u8]) -> Result<u32, MetaError> {
     for (k, val) in v.members() {
         let key = key_of(Doc::Version, &k)?;
         match key.as_str() {
-            "format" => format = Some(val.string().map_err(|_| MetaError::WrongType(Doc::Version, "format"))?),
-            "version" => version = Some(val.decode().map_err(|_| MetaError::WrongType(Doc::Version, "version"))?),
+            "format" => {
+                format = Some(
+                    val.string()
+                        .map_err(|_| MetaError::WrongType(Doc::Version, "format"))?,
+                )
+            }
+            "version" => {
+                version = Some(
+                    val.decode()
+                        .map_err(|_| MetaError::WrongType(Doc::Version, "version"))?,
+                )
+            }
             _ => return Err(MetaError::UnknownField(Doc::Version, key)),
         }
     }
@@ -216,7 +263,9 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
                 _ => return Err(MetaError::UnknownField(D, key)),
             }
         }
-        let provides = provides.ok_or(MetaError::Invalid("header-info: artifact_provides is missing"))?;
+        let provides = provides.ok_or(MetaError::Invalid(
+            "header-info: artifact_provides is missing",
+        ))?;
         if provides.kind != Kind::Object {
             return Err(MetaError::WrongType(D, "artifact_provides"));
         }
@@ -225,12 +274,20 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
             let key = key_of(D, &k)?;
             match key.as_str() {
                 "artifact_name" => {
-                    check_string::<MAX_ARTIFACT_NAME_LEN>(D, "artifact_name", &val, limit!(MAX_ARTIFACT_NAME_LEN))?;
+                    check_string::<MAX_ARTIFACT_NAME_LEN>(
+                        D,
+                        "artifact_name",
+                        &val,
+                        limit!(MAX_ARTIFACT_NAME_LEN),
+                    )?;
                     has_name = true;
                 }
-                "artifact_group" => {
-                    check_string::<MAX_ARTIFACT_NAME_LEN>(D, "artifact_group", &val, limit!(MAX_ARTIFACT_NAME_LEN))?
-                }
+                "artifact_group" => check_string::<MAX_ARTIFACT_NAME_LEN>(
+                    D,
+                    "artifact_group",
+                    &val,
+                    limit!(MAX_ARTIFACT_NAME_LEN),
+                )?,
                 _ => return Err(MetaError::UnknownField(D, key)),
             }
         }
@@ -269,7 +326,12 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
             match key.as_str() {
                 "updates" => updates = Some(val),
                 "artifact_name" => {
-                    check_string::<MAX_ARTIFACT_NAME_LEN>(D, "artifact_name", &val, limit!(MAX_ARTIFACT_NAME_LEN))?;
+                    check_string::<MAX_ARTIFACT_NAME_LEN>(
+                        D,
+                        "artifact_name",
+                        &val,
+                        limit!(MAX_ARTIFACT_NAME_LEN),
+                    )?;
                     has_name = true;
                 }
                 "device_types_compatible" => devices = Some(val),
@@ -281,7 +343,9 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
     if !name_ok {
         return Err(MetaError::Invalid("header-info: artifact_name is missing"));
     }
-    let devices = devices.ok_or(MetaError::Invalid("Invalid Artifact. No 'device-type' found."))?;
+    let devices = devices.ok_or(MetaError::Invalid(
+        "Invalid Artifact. No 'device-type' found.",
+    ))?;
     let n = check_string_list::<MAX_DEVICE_TYPE_LEN>(
         D,
         "device_type",
@@ -290,7 +354,9 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
         limit!(MAX_DEVICE_TYPE_LEN),
     )?;
     if n == 0 {
-        return Err(MetaError::Invalid("Invalid Artifact. No 'device-type' found."));
+        return Err(MetaError::Invalid(
+            "Invalid Artifact. No 'device-type' found.",
+        ));
     }
     let payloads = payloads_key.ok_or(MetaError::Invalid("header-info: payloads is missing"))?;
     if payloads.kind != Kind::Array {
@@ -327,7 +393,10 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
 impl<'a> HeaderInfo<'a> {
     /// Wraps a document that [`validate_header_info`] accepted.
     pub fn new(raw: &'a [u8], format: u32) -> Option<Self> {
-        Some(HeaderInfo { v: Value::of(raw).ok()?, format })
+        Some(HeaderInfo {
+            v: Value::of(raw).ok()?,
+            format,
+        })
     }
 
     fn provides(&self) -> Option<Value<'a>> {
@@ -348,7 +417,10 @@ impl<'a> HeaderInfo<'a> {
 
     /// The Artifact name.
     pub fn name(&self) -> Name {
-        self.provides().and_then(|p| member(&p, "artifact_name")).and_then(|n| n.string().ok()).unwrap_or_default()
+        self.provides()
+            .and_then(|p| member(&p, "artifact_name"))
+            .and_then(|n| n.string().ok())
+            .unwrap_or_default()
     }
 
     /// The Artifact group, if any.
@@ -356,7 +428,9 @@ impl<'a> HeaderInfo<'a> {
         if self.format != 3 {
             return None;
         }
-        self.provides().and_then(|p| member(&p, "artifact_group")).and_then(|n| n.string().ok())
+        self.provides()
+            .and_then(|p| member(&p, "artifact_group"))
+            .and_then(|n| n.string().ok())
     }
 
     /// Compatible device types, in document order.
@@ -366,7 +440,9 @@ impl<'a> HeaderInfo<'a> {
         } else {
             member(&self.v, "device_types_compatible")
         };
-        list.into_iter().flat_map(|l| l.elements()).filter_map(|e| e.string().ok())
+        list.into_iter()
+            .flat_map(|l| l.elements())
+            .filter_map(|e| e.string().ok())
     }
 
     /// `artifact_depends.artifact_name` (the installed Artifact must be one of these).
@@ -383,14 +459,29 @@ impl<'a> HeaderInfo<'a> {
 
     /// The type of payload `index` (`None` for an empty payload).
     pub fn payload_type(&self, index: usize) -> Option<PayloadType> {
-        let list = member(&self.v, if self.format == 3 { "payloads" } else { "updates" })?;
+        let list = member(
+            &self.v,
+            if self.format == 3 {
+                "payloads"
+            } else {
+                "updates"
+            },
+        )?;
         let p = list.elements().nth(index)?;
         member(&p, "type")?.string().ok()
     }
 
     /// Number of payloads.
     pub fn payload_count(&self) -> usize {
-        member(&self.v, if self.format == 3 { "payloads" } else { "updates" }).map_or(0, |l| l.elements().count())
+        member(
+            &self.v,
+            if self.format == 3 {
+                "payloads"
+            } else {
+                "updates"
+            },
+        )
+        .map_or(0, |l| l.elements().count())
     }
 }
 
@@ -405,7 +496,10 @@ pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), M
             "type" => {
                 let t: Option<PayloadType> = match val.kind {
                     Kind::Null => None,
-                    Kind::String => Some(val.string().map_err(|_| MetaError::Limit(D, "type", limit!(MAX_KEY_LEN)))?),
+                    Kind::String => Some(
+                        val.string()
+                            .map_err(|_| MetaError::Limit(D, "type", limit!(MAX_KEY_LEN)))?,
+                    ),
                     _ => return Err(MetaError::WrongType(D, "type")),
                 };
                 // mender-artifact 3.3.0-4.3.0 write "" for rootfs-image (spec §2.5): tolerated.
@@ -414,7 +508,9 @@ pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), M
                     (a, b) => a == b,
                 };
                 if !ok {
-                    return Err(MetaError::Invalid("Type in type-info header does not match header-info"));
+                    return Err(MetaError::Invalid(
+                        "Type in type-info header does not match header-info",
+                    ));
                 }
             }
             "artifact_provides" => {
@@ -426,13 +522,24 @@ pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), M
                 for (pk, pv) in val.members() {
                     n += 1;
                     if n > MAX_PROVIDES {
-                        return Err(MetaError::Limit(D, "artifact_provides", limit!(MAX_PROVIDES)));
+                        return Err(MetaError::Limit(
+                            D,
+                            "artifact_provides",
+                            limit!(MAX_PROVIDES),
+                        ));
                     }
                     key_of(D, &pk)?;
                     if pv.kind != Kind::String {
-                        return Err(MetaError::Invalid("error reading type-info: Invalid TypeInfo provides type"));
+                        return Err(MetaError::Invalid(
+                            "error reading type-info: Invalid TypeInfo provides type",
+                        ));
                     }
-                    check_string::<MAX_VALUE_LEN>(D, "artifact_provides", &pv, limit!(MAX_VALUE_LEN))?;
+                    check_string::<MAX_VALUE_LEN>(
+                        D,
+                        "artifact_provides",
+                        &pv,
+                        limit!(MAX_VALUE_LEN),
+                    )?;
                 }
             }
             "artifact_depends" => {
@@ -444,13 +551,20 @@ pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), M
                 for (dk, dv) in val.members() {
                     n += 1;
                     if n > MAX_PROVIDES {
-                        return Err(MetaError::Limit(D, "artifact_depends", limit!(MAX_PROVIDES)));
+                        return Err(MetaError::Limit(
+                            D,
+                            "artifact_depends",
+                            limit!(MAX_PROVIDES),
+                        ));
                     }
                     key_of(D, &dk)?;
                     match dv.kind {
-                        Kind::String => {
-                            check_string::<MAX_VALUE_LEN>(D, "artifact_depends", &dv, limit!(MAX_VALUE_LEN))?
-                        }
+                        Kind::String => check_string::<MAX_VALUE_LEN>(
+                            D,
+                            "artifact_depends",
+                            &dv,
+                            limit!(MAX_VALUE_LEN),
+                        )?,
                         Kind::Array => {
                             check_string_list::<MAX_VALUE_LEN>(
                                 D,
@@ -496,7 +610,9 @@ impl<'a> DependValue<'a> {
             DependValue::One(v) => (Some(v), None),
             DependValue::AnyOf(l) => (None, Some(l)),
         };
-        one.into_iter().chain(list.into_iter().flat_map(|l| l.elements())).filter_map(|e| e.string().ok())
+        one.into_iter()
+            .chain(list.into_iter().flat_map(|l| l.elements()))
+            .filter_map(|e| e.string().ok())
     }
 
     pub fn is_list(&self) -> bool {
@@ -512,7 +628,9 @@ pub struct TypeInfo<'a> {
 
 impl<'a> TypeInfo<'a> {
     pub fn new(raw: &'a [u8]) -> Option<Self> {
-        Some(TypeInfo { v: Value::of(raw).ok()? })
+        Some(TypeInfo {
+            v: Value::of(raw).ok()?,
+        })
     }
 
     /// `artifact_provides`, in document order.
@@ -525,10 +643,20 @@ impl<'a> TypeInfo<'a> {
 
     /// `artifact_depends`, in document order.
     pub fn depends(&self) -> impl Iterator<Item = (Key, DependValue<'a>)> + 'a {
-        member(&self.v, "artifact_depends").into_iter().flat_map(|p| p.members()).filter_map(|(k, v)| {
-            let key = k.string().ok()?;
-            Some((key, if v.kind == Kind::Array { DependValue::AnyOf(v) } else { DependValue::One(v) }))
-        })
+        member(&self.v, "artifact_depends")
+            .into_iter()
+            .flat_map(|p| p.members())
+            .filter_map(|(k, v)| {
+                let key = k.string().ok()?;
+                Some((
+                    key,
+                    if v.kind == Kind::Array {
+                        DependValue::AnyOf(v)
+                    } else {
+                        DependValue::One(v)
+                    },
+                ))
+            })
     }
 
     /// `clears_artifact_provides`, or `None` when absent (or null).
@@ -540,12 +668,17 @@ impl<'a> TypeInfo<'a> {
 
 /// Validates `meta-data`: empty, or a JSON object.
 pub fn validate_meta_data(raw: &[u8]) -> Result<(), MetaError> {
-    if raw.iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+    if raw
+        .iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
         return Ok(());
     }
     match json::validate(raw) {
         Ok(Kind::Object) => Ok(()),
-        Ok(_) => Err(MetaError::Invalid("Top level object in meta-data must be a JSON object")),
+        Ok(_) => Err(MetaError::Invalid(
+            "Top level object in meta-data must be a JSON object",
+        )),
         Err(e) => Err(MetaError::Json(Doc::MetaData, e)),
     }
 }
@@ -579,7 +712,10 @@ pub fn files_lists(raw: &[u8], name: &str) -> bool {
     Value::of(raw)
         .ok()
         .and_then(|v| member(&v, "files"))
-        .is_some_and(|l| l.elements().any(|e| e.string::<MAX_FILE_NAME_LEN>().is_ok_and(|s| s == name)))
+        .is_some_and(|l| {
+            l.elements()
+                .any(|e| e.string::<MAX_FILE_NAME_LEN>().is_ok_and(|s| s == name))
+        })
 }
 
 #[cfg(test)]
@@ -591,15 +727,24 @@ mod tests {
         assert_eq!(parse_version(br#"{"format":"mender","version":3}"#), Ok(3));
         assert_eq!(parse_version(br#"{"format":"mender","version":2}"#), Ok(2));
         assert_eq!(
-            std::format!("{}", parse_version(br#"{"format":"mender","version":1}"#).unwrap_err()),
+            std::format!(
+                "{}",
+                parse_version(br#"{"format":"mender","version":1}"#).unwrap_err()
+            ),
             "reader: Mender-Artifact version 1 is no longer supported"
         );
         assert_eq!(
-            std::format!("{}", parse_version(br#"{"format":"mender","version":4}"#).unwrap_err()),
+            std::format!(
+                "{}",
+                parse_version(br#"{"format":"mender","version":4}"#).unwrap_err()
+            ),
             "reader: unsupported version: 4"
         );
         assert_eq!(
-            std::format!("{}", parse_version(br#"{"format":"mender","version":3,"x":1}"#).unwrap_err()),
+            std::format!(
+                "{}",
+                parse_version(br#"{"format":"mender","version":3,"x":1}"#).unwrap_err()
+            ),
             "reader: can not read version file: json: unknown field \"x\""
         );
     }
@@ -612,7 +757,10 @@ mod tests {
         assert_eq!(h.name().as_str(), "release-2");
         assert_eq!(h.group().unwrap().as_str(), "fix");
         assert_eq!(h.device_types().count(), 2);
-        assert_eq!(h.depends_names().unwrap().next().unwrap().as_str(), "release-1");
+        assert_eq!(
+            h.depends_names().unwrap().next().unwrap().as_str(),
+            "release-1"
+        );
         assert_eq!(h.payload_type(0).unwrap().as_str(), "rootfs-image");
 
         let extra = br#"{"payloads":[{"type":"x"}],"artifact_provides":{"artifact_name":"a"},"artifact_depends":{"device_type":["d"]},"extra":1}"#;

@@ -15,7 +15,9 @@ use crate::codec::{CodecError, CodecLimits, Compression, Decoder, Window};
 use crate::limits::*;
 use crate::manifest::{Manifest, ManifestError, MAX_MANIFEST_PATH_LEN};
 use crate::meta::{self, limit, HeaderInfo, Limit, MetaError, TypeInfo};
-use crate::signature::{decode_base64, SignatureError, Verifier, MAX_SIGNATURE_B64_LEN, MAX_SIGNATURE_LEN};
+use crate::signature::{
+    decode_base64, SignatureError, Verifier, MAX_SIGNATURE_B64_LEN, MAX_SIGNATURE_LEN,
+};
 use crate::tar::{EntryKind, TarError, TarEvent, TarReader};
 use core::fmt;
 use heapless::{String, Vec};
@@ -42,12 +44,23 @@ pub enum Error {
     Limit(&'static str, Limit),
     /// A member out of the order the format allows: names so far (after `version`) and the
     /// wrong one.
-    Structure { sig: bool, wrong: PathString },
+    Structure {
+        sig: bool,
+        wrong: PathString,
+    },
     ChecksumMissing(PathString),
     /// A checksum mismatch of `version` or the header.
-    Checksum { file: PathString, expected: [u8; 32], actual: [u8; 32] },
+    Checksum {
+        file: PathString,
+        expected: [u8; 32],
+        actual: [u8; 32],
+    },
     /// A checksum mismatch of a payload file.
-    PayloadChecksum { file: PathString, expected: [u8; 32], actual: [u8; 32] },
+    PayloadChecksum {
+        file: PathString,
+        expected: [u8; 32],
+        actual: [u8; 32],
+    },
     /// The stream ended before the Artifact was complete.
     MissingFields,
     UnexpectedEof,
@@ -159,7 +172,11 @@ pub enum Event<'a> {
     /// [`Reader::header`].
     HeaderParsed,
     /// A payload file starts.
-    PayloadFileStart { payload: u16, name: &'a str, size: u64 },
+    PayloadFileStart {
+        payload: u16,
+        name: &'a str,
+        size: u64,
+    },
     /// Decompressed payload file bytes, in order. Not verified until `PayloadFileVerified`.
     PayloadData(&'a [u8]),
     /// The file's SHA-256 matched the manifest.
@@ -241,7 +258,11 @@ enum Raw {
     HeaderParsed,
     FileStart(usize),
     /// Data at `start..start+len` of the input (`window == false`) or the window.
-    Data { window: bool, start: usize, len: usize },
+    Data {
+        window: bool,
+        start: usize,
+        len: usize,
+    },
     FileVerified(usize),
     Complete,
 }
@@ -297,15 +318,23 @@ pub struct Reader<'w> {
     st: State<'w>,
 }
 
-fn push_limited<const N: usize>(buf: &mut Vec<u8, N>, data: &[u8], what: &'static str, l: Limit) -> Result<(), Error> {
-    buf.extend_from_slice(data).map_err(|_| Error::Limit(what, l))
+fn push_limited<const N: usize>(
+    buf: &mut Vec<u8, N>,
+    data: &[u8],
+    what: &'static str,
+    l: Limit,
+) -> Result<(), Error> {
+    buf.extend_from_slice(data)
+        .map_err(|_| Error::Limit(what, l))
 }
 
 fn is_allowed_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b','))
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b','))
 }
 
 impl<'w> Reader<'w> {
@@ -364,16 +393,29 @@ impl<'w> Reader<'w> {
             Raw::HeaderParsed => Event::HeaderParsed,
             Raw::Complete => Event::ArtifactComplete,
             Raw::FileStart(i) | Raw::FileVerified(i) => {
-                let f = st.files.get(i).ok_or(Error::Invalid("reader: internal file index"))?;
+                let f = st
+                    .files
+                    .get(i)
+                    .ok_or(Error::Invalid("reader: internal file index"))?;
                 if matches!(raw, Raw::FileStart(_)) {
-                    Event::PayloadFileStart { payload: f.payload, name: &f.name, size: f.size }
+                    Event::PayloadFileStart {
+                        payload: f.payload,
+                        name: &f.name,
+                        size: f.size,
+                    }
                 } else {
-                    Event::PayloadFileVerified { payload: f.payload, name: &f.name }
+                    Event::PayloadFileVerified {
+                        payload: f.payload,
+                        name: &f.name,
+                    }
                 }
             }
             Raw::Data { window, start, len } => {
                 let src: &[u8] = if window { &self.window[..] } else { input };
-                Event::PayloadData(src.get(start..start + len).ok_or(Error::Invalid("reader: internal data range"))?)
+                Event::PayloadData(
+                    src.get(start..start + len)
+                        .ok_or(Error::Invalid("reader: internal data range"))?,
+                )
             }
         };
         Ok((used, ev))
@@ -397,7 +439,11 @@ impl<'w> Reader<'w> {
         Some(ArtifactHeader {
             format: st.format,
             info: HeaderInfo::new(&st.header_info, st.format)?,
-            type_info: if st.has_type_info && st.format == 3 { TypeInfo::new(&st.type_info) } else { None },
+            type_info: if st.has_type_info && st.format == 3 {
+                TypeInfo::new(&st.type_info)
+            } else {
+                None
+            },
             meta_data: if st.has_meta_data && !st.meta_data.iter().all(u8::is_ascii_whitespace) {
                 Some(&st.meta_data[..])
             } else {
@@ -452,11 +498,16 @@ impl<'v> State<'v> {
                 if inner.draining {
                     if !inner.decoded_all {
                         if let Some(dec) = &mut inner.decoder {
-                            let step = dec.decode(&[], window, true).map_err(|e| Error::Codec(inner.name.clone(), e))?;
+                            let step = dec
+                                .decode(&[], window, true)
+                                .map_err(|e| Error::Codec(inner.name.clone(), e))?;
                             inner.pending = (step.out_start, step.out_start + step.out_len);
                             inner.decoded_all = step.done;
                             if step.out_len == 0 && !step.done {
-                                return Err(Error::Codec(inner.name.clone(), CodecError::Truncated(Compression::None)));
+                                return Err(Error::Codec(
+                                    inner.name.clone(),
+                                    CodecError::Truncated(Compression::None),
+                                ));
                             }
                             continue;
                         }
@@ -479,7 +530,12 @@ impl<'v> State<'v> {
                     let last = len as u64 == self.outer.remaining();
                     match self.member {
                         Some(Member::Version) => {
-                            push_limited(&mut self.small, data, "version", limit!(MAX_VERSION_SIZE))?;
+                            push_limited(
+                                &mut self.small,
+                                data,
+                                "version",
+                                limit!(MAX_VERSION_SIZE),
+                            )?;
                             if self.small.len() > MAX_VERSION_SIZE {
                                 return Err(Error::Limit("version", limit!(MAX_VERSION_SIZE)));
                             }
@@ -487,12 +543,22 @@ impl<'v> State<'v> {
                             used += len;
                         }
                         Some(Member::Signature) => {
-                            push_limited(&mut self.small, data, "manifest.sig", limit!(MAX_SIGNATURE_B64_LEN))?;
+                            push_limited(
+                                &mut self.small,
+                                data,
+                                "manifest.sig",
+                                limit!(MAX_SIGNATURE_B64_LEN),
+                            )?;
                             self.outer.consume_data(len);
                             used += len;
                         }
                         Some(Member::Manifest) => {
-                            push_limited(&mut self.manifest_raw, data, "manifest", limit!(MAX_MANIFEST_SIZE))?;
+                            push_limited(
+                                &mut self.manifest_raw,
+                                data,
+                                "manifest",
+                                limit!(MAX_MANIFEST_SIZE),
+                            )?;
                             self.outer.consume_data(len);
                             used += len;
                         }
@@ -501,8 +567,9 @@ impl<'v> State<'v> {
                                 return Err(Error::Invalid("reader: internal state"));
                             };
                             if let Some(dec) = &mut inner.decoder {
-                                let step =
-                                    dec.decode(data, window, last).map_err(|e| Error::Codec(inner.name.clone(), e))?;
+                                let step = dec
+                                    .decode(data, window, last)
+                                    .map_err(|e| Error::Codec(inner.name.clone(), e))?;
                                 if inner.member == Member::Header {
                                     self.hasher.update(&data[..step.consumed]);
                                 }
@@ -512,7 +579,10 @@ impl<'v> State<'v> {
                                 used += step.consumed;
                                 if step.consumed == 0 && step.out_len == 0 && !step.done {
                                     if last {
-                                        return Err(Error::Codec(inner.name.clone(), CodecError::Truncated(Compression::None)));
+                                        return Err(Error::Codec(
+                                            inner.name.clone(),
+                                            CodecError::Truncated(Compression::None),
+                                        ));
                                     }
                                     return Ok((used, Raw::NeedMore));
                                 }
@@ -549,19 +619,30 @@ impl<'v> State<'v> {
         let e = self.outer.entry();
         let name = e.path.clone();
         if e.kind() != EntryKind::File {
-            return Err(Error::Invalid("reader: the Artifact holds a tar entry that is not a regular file"));
+            return Err(Error::Invalid(
+                "reader: the Artifact holds a tar entry that is not a regular file",
+            ));
         }
-        let structure = |sig: bool| Error::Structure { sig, wrong: name.clone() };
+        let structure = |sig: bool| Error::Structure {
+            sig,
+            wrong: name.clone(),
+        };
         let member = match self.stage {
             Stage::Version => {
                 if name != "version" {
-                    return Err(Error::Invalid("reader: can not read version file: invalid argument"));
+                    return Err(Error::Invalid(
+                        "reader: can not read version file: invalid argument",
+                    ));
                 }
                 Member::Version
             }
             Stage::Manifest => {
                 if name != "manifest" {
-                    return Err(Error::Structure { sig: false, wrong: name.clone() }).map_err(|_| {
+                    return Err(Error::Structure {
+                        sig: false,
+                        wrong: name.clone(),
+                    })
+                    .map_err(|_| {
                         Error::Invalid("Invalid structure: expected 'manifest' after 'version'")
                     });
                 }
@@ -587,11 +668,14 @@ impl<'v> State<'v> {
                 }
             }
             Stage::Data => {
-                let idx = data_member_index(&name).ok_or_else(|| Error::InvalidDataFileName(name.clone()))?;
+                let idx = data_member_index(&name)
+                    .ok_or_else(|| Error::InvalidDataFileName(name.clone()))?;
                 let (index, kind) = idx;
                 if index != self.next_data || usize::from(index) >= self.payload_count() {
                     return Err(Error::InvalidDataFileName(name.clone())).map_err(|_| {
-                        Error::Invalid("reader: data member out of order or without a payload in header-info")
+                        Error::Invalid(
+                            "reader: data member out of order or without a payload in header-info",
+                        )
                     });
                 }
                 self.next_data += 1;
@@ -614,7 +698,8 @@ impl<'v> State<'v> {
     }
 
     fn start_inner(&mut self, member: Member, name: &str, kind: Compression) -> Result<(), Error> {
-        let decoder = Decoder::new(kind, &self.codec_limits).map_err(|e| Error::Codec(path(name), e))?;
+        let decoder =
+            Decoder::new(kind, &self.codec_limits).map_err(|e| Error::Codec(path(name), e))?;
         if member == Member::Header {
             if self.manifest.find(name).is_none() {
                 return Err(Error::ChecksumMissing(path(name)));
@@ -645,7 +730,10 @@ impl<'v> State<'v> {
             }
             Some(Member::Manifest) => {
                 self.manifest = Manifest::parse(&self.manifest_raw).map_err(Error::Manifest)?;
-                let entry = self.manifest.find("version").ok_or_else(|| Error::ChecksumMissing(path("version")))?;
+                let entry = self
+                    .manifest
+                    .find("version")
+                    .ok_or_else(|| Error::ChecksumMissing(path("version")))?;
                 if entry.sha256 != self.version_sha {
                     return Err(Error::Checksum {
                         file: path("version"),
@@ -661,7 +749,8 @@ impl<'v> State<'v> {
                 let n = decode_base64(&self.small, &mut sig).map_err(Error::Signature)?;
                 self.signature = match self.verifier {
                     Some(v) => {
-                        v.verify(&self.manifest_raw, &sig[..n]).map_err(Error::Signature)?;
+                        v.verify(&self.manifest_raw, &sig[..n])
+                            .map_err(Error::Signature)?;
                         SignatureStatus::Verified
                     }
                     None => SignatureStatus::Present,
@@ -686,14 +775,18 @@ impl<'v> State<'v> {
 
     /// The decoder and inner tar are done: close the header or data member.
     fn finish_inner(&mut self) -> Result<Option<Raw>, Error> {
-        let Some(inner) = self.inner.take() else { return Ok(None) };
+        let Some(inner) = self.inner.take() else {
+            return Ok(None);
+        };
         if !inner.tar.at_boundary() {
             return Err(Error::InnerTar(inner.name, TarError::Truncated));
         }
         match inner.member {
             Member::Header => {
                 if !self.has_header_info {
-                    return Err(Error::Invalid("readHeader: invalid argument: the header has no header-info"));
+                    return Err(Error::Invalid(
+                        "readHeader: invalid argument: the header has no header-info",
+                    ));
                 }
                 if self.format == 3 && !self.has_type_info {
                     return Err(Error::Invalid("header: headers/0000/type-info is missing"));
@@ -702,9 +795,16 @@ impl<'v> State<'v> {
                     return Err(Error::Invalid("header: headers/0000/files is missing"));
                 }
                 let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
-                let entry = self.manifest.find(&inner.name).ok_or_else(|| Error::ChecksumMissing(inner.name.clone()))?;
+                let entry = self
+                    .manifest
+                    .find(&inner.name)
+                    .ok_or_else(|| Error::ChecksumMissing(inner.name.clone()))?;
                 if entry.sha256 != actual {
-                    return Err(Error::Checksum { file: inner.name, expected: entry.sha256, actual });
+                    return Err(Error::Checksum {
+                        file: inner.name,
+                        expected: entry.sha256,
+                        actual,
+                    });
                 }
                 self.manifest.mark_seen(&inner.name);
                 self.stage = Stage::Data;
@@ -732,7 +832,9 @@ impl<'v> State<'v> {
             .and_then(|h| h.payload_type(0))
             .is_some_and(|t| t == "rootfs-image");
         if rootfs && self.files.len() != 1 && missing.is_empty() {
-            return Err(Error::Invalid("Rootfs: Must provide exactly one update file"));
+            return Err(Error::Invalid(
+                "Rootfs: Must provide exactly one update file",
+            ));
         }
         if !missing.is_empty() {
             return Err(Error::NotInArtifact(missing));
@@ -746,8 +848,13 @@ impl<'v> State<'v> {
     fn inner_step(&mut self, bytes: &[u8]) -> Result<(usize, Option<Raw>), Error> {
         let mut used = 0;
         loop {
-            let Some(inner) = &mut self.inner else { return Ok((used, None)) };
-            let (n, ev) = inner.tar.step(&bytes[used..]).map_err(|e| Error::InnerTar(inner.name.clone(), e))?;
+            let Some(inner) = &mut self.inner else {
+                return Ok((used, None));
+            };
+            let (n, ev) = inner
+                .tar
+                .step(&bytes[used..])
+                .map_err(|e| Error::InnerTar(inner.name.clone(), e))?;
             used += n;
             match ev {
                 TarEvent::NeedMore => return Ok((used, None)),
@@ -763,21 +870,42 @@ impl<'v> State<'v> {
                     inner.tar.consume_data(len);
                     match target {
                         Target::Skip => {}
-                        Target::HeaderInfo => {
-                            push_limited(&mut self.header_info, data, "header-info", limit!(MAX_HEADER_INFO_SIZE))?
-                        }
-                        Target::TypeInfo => {
-                            push_limited(&mut self.type_info, data, "type-info", limit!(MAX_TYPE_INFO_SIZE))?
-                        }
-                        Target::MetaData => {
-                            push_limited(&mut self.meta_data, data, "meta-data", limit!(MAX_META_DATA_SIZE))?
-                        }
-                        Target::Files => push_limited(&mut self.files_doc, data, "files", limit!(MAX_FILES_DOC_SIZE))?,
+                        Target::HeaderInfo => push_limited(
+                            &mut self.header_info,
+                            data,
+                            "header-info",
+                            limit!(MAX_HEADER_INFO_SIZE),
+                        )?,
+                        Target::TypeInfo => push_limited(
+                            &mut self.type_info,
+                            data,
+                            "type-info",
+                            limit!(MAX_TYPE_INFO_SIZE),
+                        )?,
+                        Target::MetaData => push_limited(
+                            &mut self.meta_data,
+                            data,
+                            "meta-data",
+                            limit!(MAX_META_DATA_SIZE),
+                        )?,
+                        Target::Files => push_limited(
+                            &mut self.files_doc,
+                            data,
+                            "files",
+                            limit!(MAX_FILES_DOC_SIZE),
+                        )?,
                         Target::Payload(_) => {
                             self.hasher.update(data);
                             let start = used;
                             used += len;
-                            return Ok((used, Some(Raw::Data { window: false, start, len })));
+                            return Ok((
+                                used,
+                                Some(Raw::Data {
+                                    window: false,
+                                    start,
+                                    len,
+                                }),
+                            ));
                         }
                     }
                     used += len;
@@ -792,7 +920,9 @@ impl<'v> State<'v> {
     }
 
     fn inner_entry(&mut self) -> Result<Option<Raw>, Error> {
-        let Some(inner) = &mut self.inner else { return Ok(None) };
+        let Some(inner) = &mut self.inner else {
+            return Ok(None);
+        };
         let entry = inner.tar.entry().clone();
         inner.entries += 1;
         let first = inner.entries == 1;
@@ -801,7 +931,9 @@ impl<'v> State<'v> {
         match member {
             Member::Header => {
                 if first && p != "header-info" {
-                    return Err(Error::Invalid("readHeader: invalid argument: header-info must be the first header entry"));
+                    return Err(Error::Invalid(
+                        "readHeader: invalid argument: header-info must be the first header entry",
+                    ));
                 }
                 if entry.kind() == EntryKind::Directory {
                     inner.target = Target::Skip;
@@ -817,22 +949,34 @@ impl<'v> State<'v> {
                     self.has_header_info = true;
                     Target::HeaderInfo
                 } else if let Some(script) = p.strip_prefix("scripts/") {
-                    if self.format != 3 || self.has_type_info || self.has_files_doc || script.contains('/') {
+                    if self.format != 3
+                        || self.has_type_info
+                        || self.has_files_doc
+                        || script.contains('/')
+                    {
                         return Err(Error::UnsupportedHeaderFile(entry.path.clone()));
                     }
-                    let name = String::try_from(script)
-                        .map_err(|_| Error::Limit("state script name", limit!(MAX_SCRIPT_NAME_LEN)))?;
-                    self.scripts.push(name).map_err(|_| Error::Limit("state scripts", limit!(MAX_SCRIPTS)))?;
+                    let name = String::try_from(script).map_err(|_| {
+                        Error::Limit("state script name", limit!(MAX_SCRIPT_NAME_LEN))
+                    })?;
+                    self.scripts
+                        .push(name)
+                        .map_err(|_| Error::Limit("state scripts", limit!(MAX_SCRIPTS)))?;
                     Target::Skip
                 } else if let Some(rest) = p.strip_prefix("headers/") {
-                    let (num, file) = rest.split_once('/').ok_or_else(|| Error::UnsupportedHeaderFile(entry.path.clone()))?;
-                    let index: usize = if num.len() == 4 && num.bytes().all(|c| c.is_ascii_digit()) {
+                    let (num, file) = rest
+                        .split_once('/')
+                        .ok_or_else(|| Error::UnsupportedHeaderFile(entry.path.clone()))?;
+                    let index: usize = if num.len() == 4 && num.bytes().all(|c| c.is_ascii_digit())
+                    {
                         num.parse().unwrap_or(usize::MAX)
                     } else {
                         usize::MAX
                     };
                     if index >= self.payload_count() {
-                        return Err(Error::Invalid("header: headers/NNNN entry without a payload in header-info"));
+                        return Err(Error::Invalid(
+                            "header: headers/NNNN entry without a payload in header-info",
+                        ));
                     }
                     let empty_payload = HeaderInfo::new(&self.header_info, self.format)
                         .is_some_and(|h| h.payload_type(index).is_none());
@@ -861,16 +1005,20 @@ impl<'v> State<'v> {
             }
             Member::Data(index) => {
                 if entry.kind() != EntryKind::File {
-                    return Err(Error::Invalid("Payload: data tar holds an entry that is not a regular file"));
+                    return Err(Error::Invalid(
+                        "Payload: data tar holds an entry that is not a regular file",
+                    ));
                 }
                 if !is_allowed_name(p) {
                     return Err(Error::ForbiddenFileName(entry.path.clone()));
                 }
-                let name: String<MAX_FILE_NAME_LEN> =
-                    String::try_from(p).map_err(|_| Error::Limit("payload file name", limit!(MAX_FILE_NAME_LEN)))?;
+                let name: String<MAX_FILE_NAME_LEN> = String::try_from(p)
+                    .map_err(|_| Error::Limit("payload file name", limit!(MAX_FILE_NAME_LEN)))?;
                 let h = HeaderInfo::new(&self.header_info, self.format);
                 if h.is_some_and(|h| h.payload_type(usize::from(index)).is_none()) {
-                    return Err(Error::Invalid("Empty Payload Artifacts cannot have a payload"));
+                    return Err(Error::Invalid(
+                        "Empty Payload Artifacts cannot have a payload",
+                    ));
                 }
                 if self.format == 2 && !meta::files_lists(&self.files_doc, &name) {
                     return Err(Error::DataFileNotFound(entry.path.clone()));
@@ -879,11 +1027,18 @@ impl<'v> State<'v> {
                 let _ = core::fmt::write(&mut mpath, format_args!("data/{:04}/{}", index, name));
                 match self.manifest.find(&mpath) {
                     None => return Err(Error::DataFileNotFound(entry.path.clone())),
-                    Some(e) if e.seen => return Err(Error::Invalid("Payload: the same data file appears twice")),
+                    Some(e) if e.seen => {
+                        return Err(Error::Invalid("Payload: the same data file appears twice"))
+                    }
                     Some(_) => {}
                 }
                 self.files
-                    .push(PayloadFile { payload: index, name, size: entry.size, sha256: [0; 32] })
+                    .push(PayloadFile {
+                        payload: index,
+                        name,
+                        size: entry.size,
+                        sha256: [0; 32],
+                    })
                     .map_err(|_| Error::Limit("payload files", limit!(MAX_PAYLOAD_FILES)))?;
                 self.hasher = Sha256::new();
                 let i = self.files.len() - 1;
@@ -897,14 +1052,17 @@ impl<'v> State<'v> {
     }
 
     fn inner_entry_end(&mut self) -> Result<Option<Raw>, Error> {
-        let Some(inner) = &mut self.inner else { return Ok(None) };
+        let Some(inner) = &mut self.inner else {
+            return Ok(None);
+        };
         let target = core::mem::replace(&mut inner.target, Target::Skip);
         match target {
             Target::Skip => {}
             Target::HeaderInfo => meta::validate_header_info(&self.header_info, self.format)?,
             Target::TypeInfo => {
                 if self.format == 3 {
-                    let t = HeaderInfo::new(&self.header_info, self.format).and_then(|h| h.payload_type(0));
+                    let t = HeaderInfo::new(&self.header_info, self.format)
+                        .and_then(|h| h.payload_type(0));
                     meta::validate_type_info(&self.type_info, t.as_deref())?;
                 }
             }
@@ -912,12 +1070,24 @@ impl<'v> State<'v> {
             Target::Files => meta::validate_files(&self.files_doc)?,
             Target::Payload(i) => {
                 let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
-                let f = self.files.get_mut(i).ok_or(Error::Invalid("reader: internal file index"))?;
+                let f = self
+                    .files
+                    .get_mut(i)
+                    .ok_or(Error::Invalid("reader: internal file index"))?;
                 let mut mpath: String<MAX_MANIFEST_PATH_LEN> = String::new();
-                let _ = core::fmt::write(&mut mpath, format_args!("data/{:04}/{}", f.payload, f.name));
-                let expected = self.manifest.find(&mpath).map(|e| e.sha256).ok_or_else(|| Error::DataFileNotFound(path(&f.name)))?;
+                let _ =
+                    core::fmt::write(&mut mpath, format_args!("data/{:04}/{}", f.payload, f.name));
+                let expected = self
+                    .manifest
+                    .find(&mpath)
+                    .map(|e| e.sha256)
+                    .ok_or_else(|| Error::DataFileNotFound(path(&f.name)))?;
                 if expected != actual {
-                    return Err(Error::PayloadChecksum { file: path(&f.name), expected, actual });
+                    return Err(Error::PayloadChecksum {
+                        file: path(&f.name),
+                        expected,
+                        actual,
+                    });
                 }
                 f.sha256 = actual;
                 self.manifest.mark_seen(&mpath);
@@ -931,7 +1101,11 @@ impl<'v> State<'v> {
 /// Moves a data range from slice-relative to input- or window-relative.
 fn shift(raw: Raw, window: bool, base: usize) -> Raw {
     match raw {
-        Raw::Data { start, len, .. } => Raw::Data { window, start: base + start, len },
+        Raw::Data { start, len, .. } => Raw::Data {
+            window,
+            start: base + start,
+            len,
+        },
         other => other,
     }
 }

@@ -95,13 +95,23 @@ pub enum TarEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Header,
-    Data { remaining: u64 },
+    Data {
+        remaining: u64,
+    },
     /// Skipping padding up to the next block boundary.
-    Pad { remaining: usize },
+    Pad {
+        remaining: usize,
+    },
     /// Reading a PAX `x` body or a GNU `L` name body into `ext`.
-    Extension { remaining: u64, pad: usize, gnu_name: bool },
+    Extension {
+        remaining: u64,
+        pad: usize,
+        gnu_name: bool,
+    },
     /// Skipping a body we ignore (PAX `g`, GNU `K`).
-    Skip { remaining: u64 },
+    Skip {
+        remaining: u64,
+    },
     /// After the end-of-archive marker: only zero bytes may follow.
     Ended,
 }
@@ -148,7 +158,18 @@ fn raw_header(b: &[u8]) -> IResult<&[u8], RawHeader<'_>> {
     let (b, (magic, version)) = (take(6usize), take(2usize)).parse(b)?;
     let (b, _names_dev) = take(80usize)(b)?;
     let (b, prefix) = take(155usize)(b)?;
-    Ok((b, RawHeader { name, size, checksum, typeflag: typeflag[0], magic, version, prefix }))
+    Ok((
+        b,
+        RawHeader {
+            name,
+            size,
+            checksum,
+            typeflag: typeflag[0],
+            magic,
+            version,
+            prefix,
+        },
+    ))
 }
 
 /// Parses an octal field (leading spaces, digits, then NUL/space terminators) or a GNU
@@ -161,7 +182,10 @@ fn numeric(field: &[u8]) -> Result<u64, TarError> {
             }
             let mut v: u64 = u64::from(first & 0x3f);
             for &c in &field[1..] {
-                v = v.checked_mul(256).and_then(|v| v.checked_add(u64::from(c))).ok_or(TarError::BadHeader)?;
+                v = v
+                    .checked_mul(256)
+                    .and_then(|v| v.checked_add(u64::from(c)))
+                    .ok_or(TarError::BadHeader)?;
             }
             return Ok(v);
         }
@@ -177,7 +201,10 @@ fn numeric(field: &[u8]) -> Result<u64, TarError> {
     }
     let mut v: u64 = 0;
     for &d in digits {
-        v = v.checked_mul(8).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or(TarError::BadHeader)?;
+        v = v
+            .checked_mul(8)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or(TarError::BadHeader)?;
     }
     Ok(v)
 }
@@ -216,20 +243,29 @@ fn parse_pax(
     size: &mut Option<u64>,
 ) -> Result<(), TarError> {
     while !body.is_empty() {
-        let sp = body.iter().position(|&c| c == b' ').ok_or(TarError::BadPax)?;
+        let sp = body
+            .iter()
+            .position(|&c| c == b' ')
+            .ok_or(TarError::BadPax)?;
         let len_digits = &body[..sp];
         if len_digits.is_empty() || !len_digits.iter().all(u8::is_ascii_digit) {
             return Err(TarError::BadPax);
         }
         let mut len: usize = 0;
         for &d in len_digits {
-            len = len.checked_mul(10).and_then(|l| l.checked_add(usize::from(d - b'0'))).ok_or(TarError::BadPax)?;
+            len = len
+                .checked_mul(10)
+                .and_then(|l| l.checked_add(usize::from(d - b'0')))
+                .ok_or(TarError::BadPax)?;
         }
         if len <= sp + 1 || len > body.len() || body[len - 1] != b'\n' {
             return Err(TarError::BadPax);
         }
         let record = &body[sp + 1..len - 1];
-        let eq = record.iter().position(|&c| c == b'=').ok_or(TarError::BadPax)?;
+        let eq = record
+            .iter()
+            .position(|&c| c == b'=')
+            .ok_or(TarError::BadPax)?;
         let (key, value) = (&record[..eq], &record[eq + 1..]);
         match key {
             b"path" => *path = Some(path_from(&[value])?),
@@ -239,7 +275,10 @@ fn parse_pax(
                 }
                 let mut v: u64 = 0;
                 for &d in value {
-                    v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or(TarError::BadPax)?;
+                    v = v
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(u64::from(d - b'0')))
+                        .ok_or(TarError::BadPax)?;
                 }
                 *size = Some(v);
             }
@@ -261,7 +300,11 @@ impl TarReader {
             block: [0; BLOCK],
             block_len: 0,
             zero_blocks: 0,
-            entry: Entry { path: String::new(), size: 0, kind_flag: 0 },
+            entry: Entry {
+                path: String::new(),
+                size: 0,
+                kind_flag: 0,
+            },
             ext: Vec::new(),
             next_path: None,
             next_size: None,
@@ -312,13 +355,17 @@ impl TarReader {
                 State::Data { remaining } => {
                     if remaining == 0 {
                         self.entry_open = false;
-                        self.state = State::Pad { remaining: padding(self.entry.size) };
+                        self.state = State::Pad {
+                            remaining: padding(self.entry.size),
+                        };
                         return Ok((used, TarEvent::EntryEnd));
                     }
                     if rest.is_empty() {
                         return Ok((used, TarEvent::NeedMore));
                     }
-                    let len = usize::try_from(remaining).unwrap_or(usize::MAX).min(rest.len());
+                    let len = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(rest.len());
                     return Ok((used, TarEvent::Data { len }));
                 }
                 State::Pad { remaining } => {
@@ -327,12 +374,16 @@ impl TarReader {
                     if n == remaining {
                         self.state = State::Header;
                     } else {
-                        self.state = State::Pad { remaining: remaining - n };
+                        self.state = State::Pad {
+                            remaining: remaining - n,
+                        };
                         return Ok((used, TarEvent::NeedMore));
                     }
                 }
                 State::Skip { remaining } => {
-                    let n = usize::try_from(remaining).unwrap_or(usize::MAX).min(rest.len());
+                    let n = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(rest.len());
                     used += n;
                     let left = remaining - n as u64;
                     if left == 0 {
@@ -342,13 +393,25 @@ impl TarReader {
                         return Ok((used, TarEvent::NeedMore));
                     }
                 }
-                State::Extension { remaining, pad, gnu_name } => {
-                    let n = usize::try_from(remaining).unwrap_or(usize::MAX).min(rest.len());
-                    self.ext.extend_from_slice(&rest[..n]).map_err(|_| TarError::PaxTooLarge)?;
+                State::Extension {
+                    remaining,
+                    pad,
+                    gnu_name,
+                } => {
+                    let n = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(rest.len());
+                    self.ext
+                        .extend_from_slice(&rest[..n])
+                        .map_err(|_| TarError::PaxTooLarge)?;
                     used += n;
                     let left = remaining - n as u64;
                     if left > 0 {
-                        self.state = State::Extension { remaining: left, pad, gnu_name };
+                        self.state = State::Extension {
+                            remaining: left,
+                            pad,
+                            gnu_name,
+                        };
                         return Ok((used, TarEvent::NeedMore));
                     }
                     if gnu_name {
@@ -397,7 +460,8 @@ impl TarReader {
             return Err(TarError::BadHeader);
         }
         let block = self.block;
-        let (_, h) = raw_header(&block).map_err(|_: nom::Err<nom::error::Error<&[u8]>>| TarError::BadHeader)?;
+        let (_, h) = raw_header(&block)
+            .map_err(|_: nom::Err<nom::error::Error<&[u8]>>| TarError::BadHeader)?;
         if !checksum_ok(&block, h.checksum)? {
             return Err(TarError::Checksum);
         }
@@ -413,23 +477,35 @@ impl TarReader {
                 if size > MAX_PAX_SIZE as u64 {
                     return Err(TarError::PaxTooLarge);
                 }
-                self.state = State::Extension { remaining: size, pad: padding(size), gnu_name: h.typeflag == b'L' };
+                self.state = State::Extension {
+                    remaining: size,
+                    pad: padding(size),
+                    gnu_name: h.typeflag == b'L',
+                };
                 return Ok(None);
             }
             b'g' | b'K' => {
-                self.state = State::Skip { remaining: size + padding(size) as u64 };
+                self.state = State::Skip {
+                    remaining: size + padding(size) as u64,
+                };
                 return Ok(None);
             }
             _ => {}
         }
         let path = match self.next_path.take() {
             Some(p) => p,
-            None if ustar && !cstr(h.prefix).is_empty() => path_from(&[cstr(h.prefix), b"/", cstr(h.name)])?,
+            None if ustar && !cstr(h.prefix).is_empty() => {
+                path_from(&[cstr(h.prefix), b"/", cstr(h.name)])?
+            }
             None => path_from(&[cstr(h.name)])?,
         };
         let size = self.next_size.take().unwrap_or(size);
         // Only regular files carry data we read; other kinds have a size of their body anyway.
-        self.entry = Entry { path, size, kind_flag: h.typeflag };
+        self.entry = Entry {
+            path,
+            size,
+            kind_flag: h.typeflag,
+        };
         self.entry_open = true;
         self.state = State::Data { remaining: size };
         Ok(Some(TarEvent::Entry))

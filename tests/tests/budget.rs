@@ -12,7 +12,12 @@ fn row(doc: &str, key: &str) -> Vec<String> {
     doc.lines()
         .map(|l| l.trim())
         .filter(|l| l.starts_with('|'))
-        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>())
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect::<Vec<_>>()
+        })
         .find(|cells| cells.first().is_some_and(|c| c == key))
         .unwrap_or_else(|| panic!("memory-budget.md has no row '{key}'"))
 }
@@ -46,12 +51,19 @@ fn capacities_match_the_core() {
         ("MAX_SCRIPT_NAME_LEN", limits::MAX_SCRIPT_NAME_LEN),
         ("MAX_JSON_DEPTH", limits::MAX_JSON_DEPTH),
         ("MAX_JSON_STRING_LEN", limits::MAX_JSON_STRING_LEN),
-        ("MAX_SIGNATURE_B64_LEN", mender_core::signature::MAX_SIGNATURE_B64_LEN),
+        (
+            "MAX_SIGNATURE_B64_LEN",
+            mender_core::signature::MAX_SIGNATURE_B64_LEN,
+        ),
         ("WINDOW_SIZE", mender_core::codec::WINDOW_SIZE),
     ];
     for (name, value) in consts {
         let cells = row(&doc, name);
-        assert_eq!(cells.get(1).map(String::as_str), Some(value.to_string().as_str()), "{name} in memory-budget.md");
+        assert_eq!(
+            cells.get(1).map(String::as_str),
+            Some(value.to_string().as_str()),
+            "{name} in memory-budget.md"
+        );
     }
 }
 
@@ -61,5 +73,8 @@ fn reader_ram_within_budget() {
     let cells = row(&doc, "Reader struct (all buffers, gzip state included)");
     let budget: usize = cells[1].parse().expect("budget number");
     let size = std::mem::size_of::<mender_core::reader::Reader<'static>>();
-    assert!(size <= budget, "Reader is {size} bytes, budget {budget} (memory-budget.md)");
+    assert!(
+        size <= budget,
+        "Reader is {size} bytes, budget {budget} (memory-budget.md)"
+    );
 }

@@ -27,19 +27,28 @@ fn events(parts: &[&[u8]]) -> Result<Vec<Ev>, String> {
             match ev {
                 Event::NeedMore => break,
                 Event::HeaderParsed => out.push(Ev::Header(String::new())),
-                Event::PayloadFileStart { payload, name, size } => out.push(Ev::Start(payload, name.into(), size)),
+                Event::PayloadFileStart {
+                    payload,
+                    name,
+                    size,
+                } => out.push(Ev::Start(payload, name.into(), size)),
                 Event::PayloadData(d) => match out.last_mut() {
                     Some(Ev::Data(v)) => v.extend_from_slice(d),
                     _ => out.push(Ev::Data(d.to_vec())),
                 },
-                Event::PayloadFileVerified { payload, name } => out.push(Ev::Verified(payload, name.into())),
+                Event::PayloadFileVerified { payload, name } => {
+                    out.push(Ev::Verified(payload, name.into()))
+                }
                 Event::ArtifactComplete => out.push(Ev::Complete),
             }
         }
     }
     r.finish().map_err(|e| e.to_string())?;
     // The header's name is part of what must not change.
-    if let (Some(Ev::Header(h)), Some(hdr)) = (out.iter_mut().find(|e| matches!(e, Ev::Header(_))), r.header()) {
+    if let (Some(Ev::Header(h)), Some(hdr)) = (
+        out.iter_mut().find(|e| matches!(e, Ev::Header(_))),
+        r.header(),
+    ) {
         *h = hdr.info.name().to_string();
     }
     Ok(out)
@@ -50,7 +59,8 @@ fn check_all_splits(label: &str, bytes: &[u8], step: usize) {
     assert!(whole.contains(&Ev::Complete), "{label}");
     let mut k = 0;
     while k <= bytes.len() {
-        let split = events(&[&bytes[..k], &bytes[k..]]).unwrap_or_else(|e| panic!("{label} split at {k}: {e}"));
+        let split = events(&[&bytes[..k], &bytes[k..]])
+            .unwrap_or_else(|e| panic!("{label} split at {k}: {e}"));
         assert_eq!(split, whole, "{label}: events differ when split at {k}");
         k += step;
     }
@@ -65,13 +75,36 @@ fn every_split_point_gives_the_same_events() {
     let tool = require_tool("mender-artifact");
     let dir = TempDir::new("chunking");
     std::fs::write(dir.join("a.txt"), b"hello artifact\n".repeat(40)).unwrap();
-    std::fs::write(dir.join("b.bin"), (0..3000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(
+        dir.join("b.bin"),
+        (0..3000u32)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
     for compression in ["gzip", "none", "lzma"] {
         let out = dir.join(format!("{compression}.mender"));
         run_ok(
             Command::new(&tool)
-                .args(["write", "module-image", "-T", "single-file", "-t", "dev", "-n", "split-me"])
-                .args(["-f", "a.txt", "-f", "b.bin", "--compression", compression, "-o"])
+                .args([
+                    "write",
+                    "module-image",
+                    "-T",
+                    "single-file",
+                    "-t",
+                    "dev",
+                    "-n",
+                    "split-me",
+                ])
+                .args([
+                    "-f",
+                    "a.txt",
+                    "-f",
+                    "b.bin",
+                    "--compression",
+                    compression,
+                    "-o",
+                ])
                 .arg(&out)
                 .current_dir(dir.path()),
         );
