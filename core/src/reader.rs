@@ -42,12 +42,14 @@ pub enum Error {
     Signature(SignatureError),
     /// A fixed capacity was exceeded: what, and which limit.
     Limit(&'static str, Limit),
-    /// A member out of the order the format allows: names so far (after `version`) and the
-    /// wrong one.
+    /// A member out of the order the format allows: the members so far (after `version`, as
+    /// the official message lists them) and the wrong one.
     Structure {
-        sig: bool,
+        seen: &'static str,
         wrong: PathString,
     },
+    /// A `data/NNNN` member whose index is not the next payload of header-info.
+    DataOutOfOrder(PathString),
     ChecksumMissing(PathString),
     /// A checksum mismatch of `version` or the header.
     Checksum {
@@ -99,12 +101,13 @@ impl fmt::Display for Error {
             Error::Meta(e) => write!(f, "{}", e),
             Error::Signature(e) => write!(f, "reader: invalid signature: {}", e),
             Error::Limit(what, l) => write!(f, "{} {}", what, l),
-            Error::Structure { sig, wrong } => write!(
+            Error::Structure { seen, wrong } => {
+                write!(f, "Invalid structure: [{}{}], wrong element: {}", seen, wrong, wrong)
+            }
+            Error::DataOutOfOrder(n) => write!(
                 f,
-                "Invalid structure: [manifest{} {}], wrong element: {}",
-                if *sig { " manifest.sig" } else { "" },
-                wrong,
-                wrong
+                "reader: data member {} is out of order or has no payload in header-info",
+                n
             ),
             Error::ChecksumMissing(p) => write!(f, "checksum: checksum missing for file: '{}'", p),
             Error::Checksum { file, expected, actual } => write!(
@@ -623,8 +626,8 @@ impl<'v> State<'v> {
                 "reader: the Artifact holds a tar entry that is not a regular file",
             ));
         }
-        let structure = |sig: bool| Error::Structure {
-            sig,
+        let structure = |seen: &'static str| Error::Structure {
+            seen,
             wrong: name.clone(),
         };
         let member = match self.stage {
@@ -638,13 +641,7 @@ impl<'v> State<'v> {
             }
             Stage::Manifest => {
                 if name != "manifest" {
-                    return Err(Error::Structure {
-                        sig: false,
-                        wrong: name.clone(),
-                    })
-                    .map_err(|_| {
-                        Error::Invalid("Invalid structure: expected 'manifest' after 'version'")
-                    });
+                    return Err(structure(""));
                 }
                 Member::Manifest
             }
@@ -664,7 +661,11 @@ impl<'v> State<'v> {
                     self.header_name = name.clone();
                     Member::Header
                 } else {
-                    return Err(structure(sig));
+                    return Err(structure(if sig {
+                        "manifest manifest.sig "
+                    } else {
+                        "manifest "
+                    }));
                 }
             }
             Stage::Data => {
@@ -672,11 +673,7 @@ impl<'v> State<'v> {
                     .ok_or_else(|| Error::InvalidDataFileName(name.clone()))?;
                 let (index, kind) = idx;
                 if index != self.next_data || usize::from(index) >= self.payload_count() {
-                    return Err(Error::InvalidDataFileName(name.clone())).map_err(|_| {
-                        Error::Invalid(
-                            "reader: data member out of order or without a payload in header-info",
-                        )
-                    });
+                    return Err(Error::DataOutOfOrder(name.clone()));
                 }
                 self.next_data += 1;
                 self.start_inner(Member::Data(index), &name, kind)?;
@@ -949,11 +946,9 @@ impl<'v> State<'v> {
                     self.has_header_info = true;
                     Target::HeaderInfo
                 } else if let Some(script) = p.strip_prefix("scripts/") {
-                    if self.format != 3
-                        || self.has_type_info
-                        || self.has_files_doc
-                        || script.contains('/')
-                    {
+                    // Scripts come right after header-info; mender-artifact 3.9 also writes
+                    // them into format-2 headers.
+                    if self.has_type_info || self.has_files_doc || script.contains('/') {
                         return Err(Error::UnsupportedHeaderFile(entry.path.clone()));
                     }
                     let name = String::try_from(script).map_err(|_| {

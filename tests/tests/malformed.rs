@@ -370,7 +370,7 @@ fn outer_structure_errors() {
     rejects(
         "no manifest",
         &pick(&["version", "header.tar", "data/0000.tar"]),
-        "Invalid structure",
+        "Invalid structure: [header.tar], wrong element: header.tar",
     );
     rejects(
         "data before header",
@@ -419,7 +419,7 @@ fn outer_structure_errors() {
     rejects(
         "data without payload",
         &q.build(),
-        "data member out of order or without a payload",
+        "reader: data member data/0001.tar is out of order",
     );
     let mut q = p.clone();
     q.extra_after_data.push(Member {
@@ -427,7 +427,11 @@ fn outer_structure_errors() {
         data: tar(&[]),
         typeflag: b'0',
     });
-    rejects("data twice", &q.build(), "data member out of order");
+    rejects(
+        "data twice",
+        &q.build(),
+        "reader: data member data/0000.tar is out of order",
+    );
     let mut q = p.clone();
     q.extra_before_header.push(Member {
         name: "manifest-augment".into(),
