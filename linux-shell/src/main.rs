@@ -2,6 +2,10 @@
 use mender_linux::inspect::{self, InspectArgs};
 use std::process::ExitCode;
 
+#[cfg(feature = "heap-stats")]
+#[global_allocator]
+static HEAP: mender_linux::heap::Counting = mender_linux::heap::Counting;
+
 const USAGE: &str = "Usage: mender [global options] COMMAND [options]
 
 Commands:
@@ -83,8 +87,11 @@ fn main() -> ExitCode {
         print!("{}", USAGE);
         Ok(ExitCode::from(1))
     })();
-    result.unwrap_or_else(|e| {
+    let code = result.unwrap_or_else(|e| {
         eprintln!("{}", e);
         ExitCode::from(1)
-    })
+    });
+    #[cfg(feature = "heap-stats")]
+    eprintln!("peak_heap_bytes={}", mender_linux::heap::peak());
+    code
 }
