@@ -6,6 +6,8 @@
 //! in the workspace's `memory-budget.md`.
 #![no_std]
 #![forbid(unsafe_code)]
+// Errors carry the offending name or path inline (there is no allocator), so they are large.
+#![allow(clippy::result_large_err)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

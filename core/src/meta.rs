@@ -578,16 +578,14 @@ pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), M
                     }
                 }
             }
-            "clears_artifact_provides" => {
-                if val.kind != Kind::Null {
-                    check_string_list::<MAX_VALUE_LEN>(
-                        D,
-                        "clears_artifact_provides",
-                        &val,
-                        limit!(MAX_CLEARS),
-                        limit!(MAX_VALUE_LEN),
-                    )?;
-                }
+            "clears_artifact_provides" if val.kind != Kind::Null => {
+                check_string_list::<MAX_VALUE_LEN>(
+                    D,
+                    "clears_artifact_provides",
+                    &val,
+                    limit!(MAX_CLEARS),
+                    limit!(MAX_VALUE_LEN),
+                )?;
             }
             // Unknown type-info keys are ignored by the official reader.
             _ => {}

@@ -590,10 +590,14 @@ impl<'v> State<'v> {
                                     return Ok((used, Raw::NeedMore));
                                 }
                             } else {
-                                if inner.member == Member::Header {
-                                    self.hasher.update(data);
-                                }
                                 let (k, raw) = self.inner_step(data)?;
+                                if self
+                                    .inner
+                                    .as_ref()
+                                    .is_some_and(|i| i.member == Member::Header)
+                                {
+                                    self.hasher.update(&data[..k]);
+                                }
                                 self.outer.consume_data(k);
                                 let at = used;
                                 used += k;

@@ -511,3 +511,160 @@ impl TarReader {
         Ok(Some(TarEvent::Entry))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec as StdVec;
+
+    fn header(name: &str, size_field: &[u8], flag: u8, prefix: &str) -> [u8; BLOCK] {
+        let mut h = [0u8; BLOCK];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[124..124 + size_field.len()].copy_from_slice(size_field);
+        h[156] = flag;
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(std::format!("{:06o}\0 ", sum).as_bytes());
+        h
+    }
+
+    fn octal(n: u64) -> StdVec<u8> {
+        std::format!("{:011o}\0", n).into_bytes()
+    }
+
+    fn member(out: &mut StdVec<u8>, h: [u8; BLOCK], data: &[u8]) {
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+    }
+
+    /// Runs the reader over `input` in `chunk`-sized pieces; returns (path, size, data) per entry.
+    fn entries(
+        input: &[u8],
+        chunk: usize,
+    ) -> Result<StdVec<(std::string::String, u64, StdVec<u8>)>, TarError> {
+        let mut t = TarReader::new();
+        let mut out: StdVec<(std::string::String, u64, StdVec<u8>)> = StdVec::new();
+        for c in input.chunks(chunk) {
+            let mut c = c;
+            loop {
+                let (n, ev) = t.step(c)?;
+                c = &c[n..];
+                match ev {
+                    TarEvent::NeedMore => break,
+                    TarEvent::Entry => out.push((
+                        t.entry().path.as_str().into(),
+                        t.entry().size,
+                        StdVec::new(),
+                    )),
+                    TarEvent::Data { len } => {
+                        // Take only part of what is offered, as a slow consumer would.
+                        let take = len.min(100);
+                        out.last_mut().unwrap().2.extend_from_slice(&c[..take]);
+                        t.consume_data(take);
+                        c = &c[take..];
+                    }
+                    TarEvent::EntryEnd | TarEvent::End => {}
+                }
+            }
+        }
+        assert!(t.ended(), "no end marker");
+        Ok(out)
+    }
+
+    #[test]
+    fn ustar_prefix_pax_gnu_and_base256() {
+        let mut a = StdVec::new();
+        member(&mut a, header("plain", &octal(5), b'0', ""), b"hello");
+        member(
+            &mut a,
+            header("name.txt", &octal(3), b'0', "scripts"),
+            b"abc",
+        );
+        let long = "x".repeat(150);
+        let pax = std::format!("{} path={}\n", 3 + 1 + 5 + long.len() + 1, long);
+        let pax2 = "19 size=9000000000\n";
+        let body = std::format!("{pax}{pax2}");
+        member(
+            &mut a,
+            header("PaxHeaders.0/x", &octal(body.len() as u64), b'x', ""),
+            body.as_bytes(),
+        );
+        member(&mut a, header("x", &octal(0), b'0', ""), b"");
+        let mut t = TarReader::new();
+        let mut found = StdVec::new();
+        let mut c = &a[..];
+        loop {
+            let (n, ev) = t.step(c).unwrap();
+            c = &c[n..];
+            match ev {
+                TarEvent::Entry => found.push((t.entry().path.clone(), t.entry().size)),
+                TarEvent::Data { len } => {
+                    t.consume_data(len);
+                    c = &c[len..];
+                    if found.len() == 3 {
+                        break; // the 9 GB member: its data is not in this test archive
+                    }
+                }
+                TarEvent::NeedMore => break,
+                _ => {}
+            }
+        }
+        assert_eq!(found[0].0.as_str(), "plain");
+        assert_eq!(found[1].0.as_str(), "scripts/name.txt");
+        assert_eq!(found[2].0.as_str(), long.as_str());
+        assert_eq!(found[2].1, 9_000_000_000);
+    }
+
+    #[test]
+    fn gnu_long_name_and_base256_size() {
+        let mut a = StdVec::new();
+        member(
+            &mut a,
+            header("././@LongLink", &octal(201), b'L', ""),
+            &[b'g'; 201],
+        );
+        member(&mut a, header("short", &octal(2), b'0', ""), b"ok");
+        let mut b256 = [0u8; 12];
+        b256[0] = 0x80;
+        b256[11] = 4;
+        member(&mut a, header("bin", &b256, b'0', ""), b"four");
+        a.extend_from_slice(&[0; 1024]);
+        for chunk in [1, 13, 512, a.len()] {
+            let e = entries(&a, chunk).unwrap();
+            assert_eq!(e.len(), 2);
+            assert_eq!(e[0].0, "g".repeat(201));
+            assert_eq!(e[0].2, b"ok");
+            assert_eq!(
+                (e[1].0.as_str(), e[1].1, e[1].2.as_slice()),
+                ("bin", 4, &b"four"[..])
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        let mut h = header("a", &octal(1), b'0', "");
+        h[0] = b'b'; // checksum no longer matches
+        assert_eq!(entries(&h, 512).unwrap_err(), TarError::Checksum);
+        let h = header("a", b"12x4\0", b'0', "");
+        assert_eq!(entries(&h, 512).unwrap_err(), TarError::BadHeader);
+        let mut a = StdVec::new();
+        member(&mut a, header("a", &octal(1), b'0', ""), b"z");
+        a.extend_from_slice(&[0; 1024]);
+        a.push(1);
+        assert_eq!(entries(&a, 100).unwrap_err(), TarError::TrailingData);
+        let big = std::format!("{} path=x\n", 2000);
+        let mut a = StdVec::new();
+        member(&mut a, header("p", &octal(2000), b'x', ""), big.as_bytes());
+        assert_eq!(entries(&a, 512).unwrap_err(), TarError::PaxTooLarge);
+        let mut a = StdVec::new();
+        member(&mut a, header("p", &octal(9), b'x', ""), b"8 path=x\n");
+        member(&mut a, header("q", &octal(0), b'0', ""), b"");
+        a.extend_from_slice(&[0; 1024]);
+        assert_eq!(entries(&a, 512).unwrap_err(), TarError::BadPax);
+    }
+}

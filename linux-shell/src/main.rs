@@ -61,31 +61,31 @@ fn main() -> ExitCode {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let result = (|| -> Result<ExitCode, lexopt::Error> {
-        while let Some(arg) = parser.next()? {
-            match arg {
-                Short('h') | Long("help") => {
-                    print!("{}", USAGE);
-                    return Ok(ExitCode::SUCCESS);
-                }
-                Short('v') | Long("version") => {
-                    println!("{}\truntime: rust", env!("CARGO_PKG_VERSION"));
-                    return Ok(ExitCode::SUCCESS);
-                }
-                Value(cmd) => {
-                    let cmd = cmd.string()?;
-                    return match cmd.as_str() {
-                        "inspect" => inspect_cmd(&mut parser),
-                        other => {
-                            eprintln!("No help topic for '{}'", other);
-                            Ok(ExitCode::from(3))
-                        }
-                    };
-                }
-                _ => return Err(arg.unexpected()),
+        let Some(arg) = parser.next()? else {
+            print!("{}", USAGE);
+            return Ok(ExitCode::from(1));
+        };
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{}", USAGE);
+                Ok(ExitCode::SUCCESS)
             }
+            Short('v') | Long("version") => {
+                println!("{}\truntime: rust", env!("CARGO_PKG_VERSION"));
+                Ok(ExitCode::SUCCESS)
+            }
+            Value(cmd) => {
+                let cmd = cmd.string()?;
+                match cmd.as_str() {
+                    "inspect" => inspect_cmd(&mut parser),
+                    other => {
+                        eprintln!("No help topic for '{}'", other);
+                        Ok(ExitCode::from(3))
+                    }
+                }
+            }
+            _ => Err(arg.unexpected()),
         }
-        print!("{}", USAGE);
-        Ok(ExitCode::from(1))
     })();
     let code = result.unwrap_or_else(|e| {
         eprintln!("{}", e);
