@@ -95,3 +95,23 @@ fn mutated_artifacts_never_panic_and_do_not_depend_on_chunking() {
         "only {rejected} of {total} mutations were rejected"
     );
 }
+
+/// Inputs the cargo-fuzz target (core/fuzz) once failed on. The first byte is the fuzzer's
+/// chunk size, as in the fuzz target.
+#[test]
+fn fuzz_regressions() {
+    let dir = fixtures_dir().join("fuzz-regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz-regressions dir") {
+        let path = entry.expect("dir entry").path();
+        let data = std::fs::read(&path).expect("regression input");
+        let Some((&k, rest)) = data.split_first() else {
+            continue;
+        };
+        let whole = verdict(rest, &mut || usize::MAX);
+        let chunked = verdict(rest, &mut || usize::from(k) + 1);
+        assert_eq!(whole, chunked, "{}", path.display());
+        n += 1;
+    }
+    assert!(n > 0, "no regression inputs in {}", dir.display());
+}

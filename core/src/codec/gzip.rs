@@ -257,6 +257,12 @@ impl GzipDecoder {
                                 break false;
                             }
                         }
+                        _ if produced != 0 => {
+                            // Hand out what was decoded before the corruption; the error
+                            // follows on the next call (errors must not depend on chunking).
+                            self.stage = Stage::Failed(CodecError::Deflate);
+                            break false;
+                        }
                         _ => return Err(CodecError::Deflate),
                     }
                 }
