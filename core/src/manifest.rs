@@ -130,6 +130,19 @@ impl Manifest {
         Ok(m)
     }
 
+    /// Adds the entries of `manifest-augment` (paths must be new).
+    pub fn merge(&mut self, other: &Manifest) -> Result<(), ManifestError> {
+        for e in &other.entries {
+            if self.find(&e.path).is_some() {
+                return Err(ManifestError::Duplicate(e.path.clone()));
+            }
+            self.entries
+                .push(e.clone())
+                .map_err(|_| ManifestError::TooManyEntries)?;
+        }
+        Ok(())
+    }
+
     pub fn find(&self, path: &str) -> Option<&ManifestEntry> {
         self.entries.iter().find(|e| e.path == path)
     }

@@ -631,6 +631,14 @@ impl<'a> TypeInfo<'a> {
         })
     }
 
+    /// The payload type (`None` for an empty payload or `""`).
+    pub fn kind(&self) -> Option<PayloadType> {
+        member(&self.v, "type")?
+            .string()
+            .ok()
+            .filter(|t: &PayloadType| !t.is_empty())
+    }
+
     /// `artifact_provides`, in document order.
     pub fn provides(&self) -> impl Iterator<Item = (Key, Text)> + 'a {
         member(&self.v, "artifact_provides")

@@ -76,6 +76,8 @@ pub enum Error {
     UnsupportedHeaderFile(PathString),
     /// A rule with a fixed message.
     Invalid(&'static str),
+    /// `header-augment` redefines a key of the signed header.
+    ConflictingKey(&'static str, meta::Key),
     /// `feed` was called again after it returned an error.
     AfterError,
 }
@@ -138,6 +140,9 @@ impl fmt::Display for Error {
             }
             Error::UnsupportedHeaderFile(p) => write!(f, "update: unsupported file: {}", p),
             Error::Invalid(m) => f.write_str(m),
+            Error::ConflictingKey(what, k) => {
+                write!(f, "Conflicting keys not allowed in the {} parameters. key: {}", what, k)
+            }
             Error::AfterError => f.write_str("reader: the Artifact was already rejected"),
         }
     }
@@ -223,10 +228,14 @@ enum Stage {
     Manifest,
     /// After `manifest`: `manifest.sig` or the header may follow.
     AfterManifest,
-    /// After `manifest.sig`: the header must follow.
+    /// After `manifest.sig`: `manifest-augment` or the header may follow.
     AfterSig,
+    /// After `manifest-augment`: the header must follow.
+    AfterAugment,
     /// Reading the header member.
     Header,
+    /// After the header of an augmented Artifact: `header-augment.tar*` must follow.
+    HeaderAugment,
     /// After the header: data members or the end.
     Data,
     Done,
@@ -237,7 +246,9 @@ enum Member {
     Version,
     Manifest,
     Signature,
+    ManifestAugment,
     Header,
+    HeaderAugment,
     Data(u16),
 }
 
@@ -249,6 +260,9 @@ enum Target {
     TypeInfo,
     MetaData,
     Files,
+    AugmentHeaderInfo,
+    AugmentTypeInfo,
+    AugmentMetaData,
     /// A payload file, by index into `files`.
     Payload(usize),
 }
@@ -309,6 +323,14 @@ struct State<'v> {
     has_meta_data: bool,
     has_files_doc: bool,
     scripts: Vec<String<MAX_SCRIPT_NAME_LEN>, MAX_SCRIPTS>,
+    /// The Artifact has `manifest-augment` (and so `header-augment.tar*`).
+    augmented: bool,
+    /// `header-augment`'s type-info and meta-data (unsigned by design of the format).
+    augment_type_info: Vec<u8, MAX_TYPE_INFO_SIZE>,
+    augment_meta_data: Vec<u8, MAX_META_DATA_SIZE>,
+    has_augment_header_info: bool,
+    has_augment_type_info: bool,
+    has_augment_meta_data: bool,
     inner: Option<Inner>,
     files: Vec<PayloadFile, MAX_PAYLOAD_FILES>,
     next_data: u16,
@@ -368,6 +390,12 @@ impl<'w> Reader<'w> {
                 has_meta_data: false,
                 has_files_doc: false,
                 scripts: Vec::new(),
+                augmented: false,
+                augment_type_info: Vec::new(),
+                augment_meta_data: Vec::new(),
+                has_augment_header_info: false,
+                has_augment_type_info: false,
+                has_augment_meta_data: false,
                 inner: None,
                 files: Vec::new(),
                 next_data: 0,
@@ -447,14 +475,18 @@ impl<'w> Reader<'w> {
             } else {
                 None
             },
-            meta_data: if st.has_meta_data && !st.meta_data.iter().all(u8::is_ascii_whitespace) {
-                Some(&st.meta_data[..])
-            } else {
-                None
-            },
+            meta_data: non_empty(st.has_meta_data, &st.meta_data),
             scripts: &st.scripts,
             signature: st.signature,
             header_member: &st.header_name,
+            augment: if st.augmented {
+                Some(Augment {
+                    type_info: TypeInfo::new(&st.augment_type_info)?,
+                    meta_data: non_empty(st.has_augment_meta_data, &st.augment_meta_data),
+                })
+            } else {
+                None
+            },
         })
     }
 
@@ -479,6 +511,59 @@ pub struct ArtifactHeader<'a> {
     pub signature: SignatureStatus,
     /// `header.tar[...]` as named in the Artifact.
     pub header_member: &'a str,
+    /// `header-augment` of an augmented Artifact: unsigned additions to payload 0.
+    pub augment: Option<Augment<'a>>,
+}
+
+/// What `header-augment.tar*` adds. Not covered by the signature (format design); the reader
+/// only lets it add keys, never change signed ones.
+#[derive(Clone, Copy)]
+pub struct Augment<'a> {
+    pub type_info: TypeInfo<'a>,
+    pub meta_data: Option<&'a [u8]>,
+}
+
+impl<'a> ArtifactHeader<'a> {
+    /// The type of payload `index`: the augment's when there is one (it may override it).
+    pub fn payload_type(&self, index: usize) -> Option<meta::PayloadType> {
+        match (&self.augment, index) {
+            (Some(a), 0) => a.type_info.kind(),
+            _ => self.info.payload_type(index),
+        }
+    }
+
+    /// Provides of payload 0, the signed ones first, then the augment's.
+    pub fn provides(&self) -> impl Iterator<Item = (meta::Key, meta::Text)> + 'a {
+        let aug = self.augment.map(|a| a.type_info);
+        self.type_info
+            .into_iter()
+            .chain(aug)
+            .flat_map(|t| t.provides())
+    }
+
+    /// Depends of payload 0, the signed ones first, then the augment's.
+    pub fn depends(&self) -> impl Iterator<Item = (meta::Key, meta::DependValue<'a>)> + 'a {
+        let aug = self.augment.map(|a| a.type_info);
+        self.type_info
+            .into_iter()
+            .chain(aug)
+            .flat_map(|t| t.depends())
+    }
+
+    /// `clears_artifact_provides` of payload 0 (the signed one, else the augment's).
+    pub fn clears(&self) -> Option<impl Iterator<Item = meta::Text> + 'a> {
+        let signed = self.type_info.filter(|t| t.clears().is_some());
+        signed
+            .or(self
+                .augment
+                .map(|a| a.type_info)
+                .filter(|t| t.clears().is_some()))?
+            .clears()
+    }
+}
+
+fn non_empty(present: bool, raw: &[u8]) -> Option<&[u8]> {
+    (present && !raw.iter().all(u8::is_ascii_whitespace)).then_some(raw)
 }
 
 impl<'v> State<'v> {
@@ -531,7 +616,7 @@ impl<'v> State<'v> {
                 TarEvent::Data { len } => {
                     let data = &input[used..used + len];
                     let last = len as u64 == self.outer.remaining();
-                    match self.member {
+                    let buffered = match self.member {
                         Some(Member::Version) => {
                             push_limited(
                                 &mut self.small,
@@ -542,30 +627,27 @@ impl<'v> State<'v> {
                             if self.small.len() > MAX_VERSION_SIZE {
                                 return Err(Error::Limit("version", limit!(MAX_VERSION_SIZE)));
                             }
-                            self.outer.consume_data(len);
-                            used += len;
+                            true
                         }
                         Some(Member::Signature) => {
-                            push_limited(
-                                &mut self.small,
-                                data,
-                                "manifest.sig",
-                                limit!(MAX_SIGNATURE_B64_LEN),
-                            )?;
-                            self.outer.consume_data(len);
-                            used += len;
+                            let l = limit!(MAX_SIGNATURE_B64_LEN);
+                            push_limited(&mut self.small, data, "manifest.sig", l)?;
+                            true
                         }
-                        Some(Member::Manifest) => {
-                            push_limited(
-                                &mut self.manifest_raw,
-                                data,
-                                "manifest",
-                                limit!(MAX_MANIFEST_SIZE),
-                            )?;
-                            self.outer.consume_data(len);
-                            used += len;
+                        Some(Member::Manifest | Member::ManifestAugment) => {
+                            let l = limit!(MAX_MANIFEST_SIZE);
+                            push_limited(&mut self.manifest_raw, data, "manifest", l)?;
+                            true
                         }
-                        Some(Member::Header) | Some(Member::Data(_)) => {
+                        _ => false,
+                    };
+                    if buffered {
+                        self.outer.consume_data(len);
+                        used += len;
+                        continue;
+                    }
+                    match self.member {
+                        Some(Member::Header | Member::HeaderAugment | Member::Data(_)) => {
                             let Some(inner) = &mut self.inner else {
                                 return Err(Error::Invalid("reader: internal state"));
                             };
@@ -573,7 +655,7 @@ impl<'v> State<'v> {
                                 let step = dec
                                     .decode(data, window, last)
                                     .map_err(|e| Error::Codec(inner.name.clone(), e))?;
-                                if inner.member == Member::Header {
+                                if !matches!(inner.member, Member::Data(_)) {
                                     self.hasher.update(&data[..step.consumed]);
                                 }
                                 inner.pending = (step.out_start, step.out_start + step.out_len);
@@ -591,10 +673,12 @@ impl<'v> State<'v> {
                                 }
                             } else {
                                 let (k, raw) = self.inner_step(data)?;
+                                // Header members are hashed as stored; data files are
+                                // hashed per file inside inner_step.
                                 if self
                                     .inner
                                     .as_ref()
-                                    .is_some_and(|i| i.member == Member::Header)
+                                    .is_some_and(|i| !matches!(i.member, Member::Data(_)))
                                 {
                                     self.hasher.update(&data[..k]);
                                 }
@@ -606,8 +690,8 @@ impl<'v> State<'v> {
                                 }
                             }
                         }
-                        None => {
-                            // Members we ignore do not exist: begin_member refuses them.
+                        _ => {
+                            // Every member is buffered or decoded: begin_member refuses others.
                             return Err(Error::Invalid("reader: internal state"));
                         }
                     }
@@ -653,10 +737,12 @@ impl<'v> State<'v> {
                 let sig = self.stage == Stage::AfterSig;
                 if name == "manifest.sig" && !sig {
                     Member::Signature
-                } else if name == "manifest-augment" || name.starts_with("header-augment.tar") {
-                    return Err(Error::Invalid(
-                        "augmented Artifacts (manifest-augment, header-augment) are not supported by this client",
-                    ));
+                } else if name == "manifest-augment" {
+                    if self.verifier.is_some() && !sig {
+                        return Err(Error::NotSigned);
+                    }
+                    self.manifest_raw.clear();
+                    Member::ManifestAugment
                 } else if let Some(kind) = self.header_compression(&name) {
                     if self.verifier.is_some() && !sig {
                         return Err(Error::NotSigned);
@@ -671,6 +757,33 @@ impl<'v> State<'v> {
                         "manifest "
                     }));
                 }
+            }
+            Stage::AfterAugment => {
+                let Some(kind) = self.header_compression(&name) else {
+                    return Err(structure(if self.signature == SignatureStatus::None {
+                        "manifest manifest-augment "
+                    } else {
+                        "manifest manifest.sig manifest-augment "
+                    }));
+                };
+                self.start_inner(Member::Header, &name, kind)?;
+                self.header_name = name.clone();
+                Member::Header
+            }
+            Stage::HeaderAugment => {
+                // The augment header uses the same compression as the header.
+                let want = self.header_name.strip_prefix("header.tar").unwrap_or("");
+                if name.strip_prefix("header-augment.tar") != Some(want) {
+                    return Err(Error::Structure {
+                        seen: "manifest manifest-augment header ",
+                        wrong: name.clone(),
+                    });
+                }
+                let kind = self
+                    .header_compression(&self.header_name.clone())
+                    .unwrap_or(Compression::None);
+                self.start_inner(Member::HeaderAugment, &name, kind)?;
+                Member::HeaderAugment
             }
             Stage::Data => {
                 let idx = data_member_index(&name)
@@ -701,7 +814,7 @@ impl<'v> State<'v> {
     fn start_inner(&mut self, member: Member, name: &str, kind: Compression) -> Result<(), Error> {
         let decoder =
             Decoder::new(kind, &self.codec_limits).map_err(|e| Error::Codec(path(name), e))?;
-        if member == Member::Header {
+        if matches!(member, Member::Header | Member::HeaderAugment) {
             if self.manifest.find(name).is_none() {
                 return Err(Error::ChecksumMissing(path(name)));
             }
@@ -759,7 +872,14 @@ impl<'v> State<'v> {
                 self.small.clear();
                 self.stage = Stage::AfterSig;
             }
-            Some(m @ (Member::Header | Member::Data(_))) => {
+            Some(Member::ManifestAugment) => {
+                let augment = Manifest::parse(&self.manifest_raw).map_err(Error::Manifest)?;
+                self.manifest.merge(&augment).map_err(Error::Manifest)?;
+                self.manifest_raw.clear();
+                self.augmented = true;
+                self.stage = Stage::AfterAugment;
+            }
+            Some(m @ (Member::Header | Member::HeaderAugment | Member::Data(_))) => {
                 if m == Member::Header {
                     self.stage = Stage::Header;
                 }
@@ -795,25 +915,85 @@ impl<'v> State<'v> {
                 if self.format == 2 && !self.has_files_doc {
                     return Err(Error::Invalid("header: headers/0000/files is missing"));
                 }
-                let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
-                let entry = self
-                    .manifest
-                    .find(&inner.name)
-                    .ok_or_else(|| Error::ChecksumMissing(inner.name.clone()))?;
-                if entry.sha256 != actual {
-                    return Err(Error::Checksum {
-                        file: inner.name,
-                        expected: entry.sha256,
-                        actual,
-                    });
+                self.verify_header_sum(&inner.name)?;
+                if self.augmented {
+                    self.stage = Stage::HeaderAugment;
+                    return Ok(None);
                 }
-                self.manifest.mark_seen(&inner.name);
                 self.stage = Stage::Data;
                 Ok(Some(Raw::HeaderParsed))
             }
-            Member::Data(_) => Ok(None),
+            Member::HeaderAugment => {
+                if !self.has_augment_header_info || !self.has_augment_type_info {
+                    return Err(Error::Invalid(
+                        "header-augment: header-info and headers/0000/type-info are required",
+                    ));
+                }
+                self.verify_header_sum(&inner.name)?;
+                self.check_augment_conflicts()?;
+                self.stage = Stage::Data;
+                Ok(Some(Raw::HeaderParsed))
+            }
             _ => Ok(None),
         }
+    }
+
+    /// Compares the hash of the (compressed) header member just read with the manifest.
+    fn verify_header_sum(&mut self, name: &PathString) -> Result<(), Error> {
+        let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
+        let entry = self
+            .manifest
+            .find(name)
+            .ok_or_else(|| Error::ChecksumMissing(name.clone()))?;
+        if entry.sha256 != actual {
+            return Err(Error::Checksum {
+                file: name.clone(),
+                expected: entry.sha256,
+                actual,
+            });
+        }
+        self.manifest.mark_seen(name);
+        Ok(())
+    }
+
+    /// The augment may add provides, depends and meta-data keys, never change existing ones
+    /// (the official reader's merge fails on conflicting keys).
+    fn check_augment_conflicts(&self) -> Result<(), Error> {
+        let (Some(orig), Some(aug)) = (
+            TypeInfo::new(&self.type_info),
+            TypeInfo::new(&self.augment_type_info),
+        ) else {
+            return Ok(());
+        };
+        for (k, _) in aug.provides() {
+            if orig.provides().any(|(o, _)| o == k) {
+                return Err(Error::ConflictingKey("provides", k));
+            }
+        }
+        for (k, _) in aug.depends() {
+            if orig.depends().any(|(o, _)| o == k) {
+                return Err(Error::ConflictingKey("depends", k));
+            }
+        }
+        let keys = |raw: &'_ [u8]| -> Vec<meta::Key, MAX_PROVIDES> {
+            crate::json::Value::of(raw)
+                .map(|v| {
+                    v.members()
+                        .filter_map(|(k, _)| k.string().ok())
+                        .take(MAX_PROVIDES)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if self.has_meta_data && self.has_augment_meta_data {
+            let orig_keys = keys(&self.meta_data);
+            for k in keys(&self.augment_meta_data) {
+                if orig_keys.contains(&k) {
+                    return Err(Error::ConflictingKey("meta-data", k));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn end_archive(&mut self) -> Result<Raw, Error> {
@@ -887,6 +1067,24 @@ impl<'v> State<'v> {
                             &mut self.meta_data,
                             data,
                             "meta-data",
+                            limit!(MAX_META_DATA_SIZE),
+                        )?,
+                        Target::AugmentHeaderInfo => push_limited(
+                            &mut self.manifest_raw,
+                            data,
+                            "header-augment header-info",
+                            limit!(MAX_MANIFEST_SIZE),
+                        )?,
+                        Target::AugmentTypeInfo => push_limited(
+                            &mut self.augment_type_info,
+                            data,
+                            "header-augment type-info",
+                            limit!(MAX_TYPE_INFO_SIZE),
+                        )?,
+                        Target::AugmentMetaData => push_limited(
+                            &mut self.augment_meta_data,
+                            data,
+                            "header-augment meta-data",
                             limit!(MAX_META_DATA_SIZE),
                         )?,
                         Target::Files => push_limited(
@@ -1002,6 +1200,39 @@ impl<'v> State<'v> {
                 }
                 Ok(None)
             }
+            Member::HeaderAugment => {
+                if first && p != "header-info" {
+                    return Err(Error::Invalid(
+                        "readHeader: invalid argument: header-info must be the first header-augment entry",
+                    ));
+                }
+                let target = match p {
+                    _ if entry.kind() == EntryKind::Directory => Target::Skip,
+                    _ if entry.kind() != EntryKind::File => {
+                        return Err(Error::UnsupportedHeaderFile(entry.path.clone()))
+                    }
+                    "header-info" if !self.has_augment_header_info => {
+                        self.has_augment_header_info = true;
+                        // The signed manifest is no longer needed: its buffer holds the
+                        // augment's header-info while it is checked.
+                        self.manifest_raw.clear();
+                        Target::AugmentHeaderInfo
+                    }
+                    "headers/0000/type-info" if !self.has_augment_type_info => {
+                        self.has_augment_type_info = true;
+                        Target::AugmentTypeInfo
+                    }
+                    "headers/0000/meta-data" if !self.has_augment_meta_data => {
+                        self.has_augment_meta_data = true;
+                        Target::AugmentMetaData
+                    }
+                    _ => return Err(Error::UnsupportedHeaderFile(entry.path.clone())),
+                };
+                if let Some(inner) = &mut self.inner {
+                    inner.target = target;
+                }
+                Ok(None)
+            }
             Member::Data(index) => {
                 if entry.kind() != EntryKind::File {
                     return Err(Error::Invalid(
@@ -1066,6 +1297,12 @@ impl<'v> State<'v> {
                 }
             }
             Target::MetaData => meta::validate_meta_data(&self.meta_data)?,
+            Target::AugmentHeaderInfo => meta::validate_header_info(&self.manifest_raw, 3)?,
+            Target::AugmentTypeInfo => {
+                let t = HeaderInfo::new(&self.manifest_raw, 3).and_then(|h| h.payload_type(0));
+                meta::validate_type_info(&self.augment_type_info, t.as_deref())?;
+            }
+            Target::AugmentMetaData => meta::validate_meta_data(&self.augment_meta_data)?,
             Target::Files => meta::validate_files(&self.files_doc)?,
             Target::Payload(i) => {
                 let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();

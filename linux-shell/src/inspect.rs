@@ -131,12 +131,80 @@ fn compact(raw: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Payload 0's meta-data as one compact object: the signed members, then the augment's.
+fn meta_data(h: &ArtifactHeader<'_>) -> Option<String> {
+    let parts: Vec<String> = [h.meta_data, h.augment.and_then(|a| a.meta_data)]
+        .into_iter()
+        .flatten()
+        .map(compact)
+        .collect();
+    let members: Vec<&str> = parts
+        .iter()
+        .map(|p| p.trim_start_matches('{').trim_end_matches('}'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| format!("{{{}}}", members.join(",")))
+}
+
 fn signature_word(s: SignatureStatus) -> &'static str {
     match s {
         SignatureStatus::None => "none",
         SignatureStatus::Present => "present",
         SignatureStatus::Verified => "verified",
     }
+}
+
+/// One payload as both output formats show it (payload 0 carries the type-info).
+struct PayloadView<'a> {
+    kind: Option<String>,
+    provides: Vec<(String, String)>,
+    /// Values are `Err(list)` for list-valued (any-of) depends.
+    depends: Vec<(String, Result<String, Vec<String>>)>,
+    clears: Option<Vec<String>>,
+    meta_data: Option<String>,
+    files: Vec<&'a PayloadFile>,
+}
+
+fn payloads<'a>(h: &ArtifactHeader<'_>, files: &'a [PayloadFile]) -> Vec<PayloadView<'a>> {
+    (0..h.info.payload_count())
+        .map(|i| {
+            let first = i == 0;
+            PayloadView {
+                kind: h.payload_type(i).map(|t| t.to_string()),
+                provides: if first {
+                    h.provides()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                depends: if first {
+                    h.depends()
+                        .map(|(k, v)| {
+                            let vals: Vec<String> = v.values().map(|s| s.to_string()).collect();
+                            let v = if v.is_list() {
+                                Err(vals)
+                            } else {
+                                Ok(vals.concat())
+                            };
+                            (k.to_string(), v)
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                clears: h
+                    .clears()
+                    .filter(|_| first)
+                    .map(|c| c.map(|s| s.to_string()).collect()),
+                meta_data: if first { meta_data(h) } else { None },
+                files: files
+                    .iter()
+                    .filter(|f| usize::from(f.payload) == i)
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 fn json(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
@@ -150,49 +218,42 @@ fn json(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
     }
     let mut scripts: Vec<&str> = h.scripts.iter().map(|s| s.as_str()).collect();
     scripts.sort_unstable();
-    let mut payloads = Vec::new();
-    for i in 0..info.payload_count() {
-        let kind = info.payload_type(i).map_or("null".to_string(), |t| js(&t));
-        let (mut provides, mut pdeps, mut clears) = (Vec::new(), Vec::new(), "null".to_string());
-        if let Some(t) = &h.type_info {
-            for (k, v) in t.provides() {
-                provides.push(format!("{}:{}", js(&k), js(&v)));
-            }
-            for (k, v) in t.depends() {
-                let val = if v.is_list() {
-                    js_list(v.values())
-                } else {
-                    v.values().next().map_or("\"\"".into(), |s| js(&s))
-                };
-                pdeps.push(format!("{}:{}", js(&k), val));
-            }
-            if let Some(c) = t.clears() {
-                clears = js_list(c);
-            }
-        }
-        let meta = h.meta_data.map_or("null".to_string(), compact);
-        let pfiles: Vec<String> = files
-            .iter()
-            .filter(|f| usize::from(f.payload) == i)
-            .map(|f| {
-                format!(
-                    "{{\"name\":{},\"size\":{},\"sha256\":\"{}\"}}",
-                    js(&f.name),
-                    f.size,
-                    hex(&f.sha256)
-                )
-            })
-            .collect();
-        payloads.push(format!(
-            "{{\"type\":{},\"provides\":{{{}}},\"depends\":{{{}}},\"clears_provides\":{},\"meta_data\":{},\"files\":[{}]}}",
-            kind,
-            provides.join(","),
-            pdeps.join(","),
-            clears,
-            meta,
-            pfiles.join(",")
-        ));
-    }
+    let payloads: Vec<String> = payloads(h, files)
+        .iter()
+        .map(|p| {
+            let provides: Vec<String> =
+                p.provides.iter().map(|(k, v)| format!("{}:{}", js(k), js(v))).collect();
+            let deps: Vec<String> = p
+                .depends
+                .iter()
+                .map(|(k, v)| match v {
+                    Ok(one) => format!("{}:{}", js(k), js(one)),
+                    Err(list) => format!("{}:{}", js(k), js_list(list)),
+                })
+                .collect();
+            let pfiles: Vec<String> = p
+                .files
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{{\"name\":{},\"size\":{},\"sha256\":\"{}\"}}",
+                        js(&f.name),
+                        f.size,
+                        hex(&f.sha256)
+                    )
+                })
+                .collect();
+            format!(
+                "{{\"type\":{},\"provides\":{{{}}},\"depends\":{{{}}},\"clears_provides\":{},\"meta_data\":{},\"files\":[{}]}}",
+                p.kind.as_deref().map_or("null".to_string(), js),
+                provides.join(","),
+                deps.join(","),
+                p.clears.as_ref().map_or("null".to_string(), js_list),
+                p.meta_data.as_deref().unwrap_or("null"),
+                pfiles.join(",")
+            )
+        })
+        .collect();
     format!(
         "{{\"format\":\"mender\",\"version\":{},\"name\":{},\"group\":{},\"compatible_devices\":{},\"depends\":{{{}}},\"signature\":\"{}\",\"scripts\":{},\"payloads\":[{}]}}\n",
         h.format,
@@ -245,30 +306,24 @@ fn text(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
         let _ = writeln!(o, "    {}", s);
     }
     let _ = writeln!(o, "\nUpdates:");
-    for i in 0..info.payload_count() {
+    for (i, p) in payloads(h, files).iter().enumerate() {
         let _ = writeln!(o, "    {}:", i);
         let _ = writeln!(
             o,
             "    Type:   {}",
-            info.payload_type(i).as_deref().unwrap_or("Empty type")
+            p.kind.as_deref().unwrap_or("Empty type")
         );
-        let provides: Vec<String> = h
-            .type_info
+        let provides: Vec<String> = p
+            .provides
             .iter()
-            .flat_map(|t| t.provides())
             .map(|(k, v)| format!("\t{}: {}", k, v))
             .collect();
-        let depends: Vec<String> = h
-            .type_info
+        let depends: Vec<String> = p
+            .depends
             .iter()
-            .flat_map(|t| t.depends())
-            .map(|(k, v)| {
-                let vals: Vec<String> = v.values().map(|s| s.to_string()).collect();
-                if v.is_list() {
-                    format!("\t{}: [{}]", k, vals.join(", "))
-                } else {
-                    format!("\t{}: {}", k, vals.join(""))
-                }
+            .map(|(k, v)| match v {
+                Ok(one) => format!("\t{}: {}", k, one),
+                Err(list) => format!("\t{}: [{}]", k, list.join(", ")),
             })
             .collect();
         for (title, lines) in [("Provides", provides), ("Depends", depends)] {
@@ -278,32 +333,25 @@ fn text(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
                 let _ = writeln!(o, "    {}:\n{}", title, lines.join("\n"));
             }
         }
-        match h.type_info.as_ref().and_then(|t| t.clears()) {
+        match &p.clears {
             Some(c) => {
-                let c: Vec<String> = c.map(|s| js(&s)).collect();
+                let c: Vec<String> = c.iter().map(|s| js(s)).collect();
                 let _ = writeln!(o, "    Clears Provides: [{}]", c.join(", "));
             }
             None => {
                 let _ = writeln!(o, "    Clears Provides: Nothing");
             }
         }
-        match h.meta_data {
-            Some(m) => {
-                let _ = writeln!(o, "    Metadata: {}", compact(m));
-            }
-            None => {
-                let _ = writeln!(o, "    Metadata: Nothing");
-            }
-        }
-        let pf: Vec<&PayloadFile> = files
-            .iter()
-            .filter(|f| usize::from(f.payload) == i)
-            .collect();
-        if pf.is_empty() {
+        let _ = writeln!(
+            o,
+            "    Metadata: {}",
+            p.meta_data.as_deref().unwrap_or("Nothing")
+        );
+        if p.files.is_empty() {
             let _ = writeln!(o, "    Files: None");
         } else {
             let _ = writeln!(o, "    Files:");
-            for f in pf {
+            for f in &p.files {
                 let _ = writeln!(o, "      name:     {}", f.name);
                 let _ = writeln!(o, "      size:     {}", f.size);
                 let _ = writeln!(o, "      checksum: {}", hex(&f.sha256));

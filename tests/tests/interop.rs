@@ -110,6 +110,9 @@ const META_NUMBERS: &str = r#"{"big":12345678901234567890,"max_safe_plus":900719
 const META_TEXT: &str = r#"{"unicode":"é ü 日本 😀","escapes":"tab\t quote\" backslash\\ nl\n",
  "html":"<a href=\"x\">&amp;</a>","seps":"\u2028\u2029","control":"\u0001"}"#;
 
+/// Augment meta-data: keys disjoint from [`META`], as the merge requires.
+const META_AUGMENT: &str = r#"{"delta_from":"app-1.0","delta_size":4096}"#;
+
 /// Scratch directory with the inputs, scripts, meta-data files and (optionally) keys.
 struct Bench {
     dir: TempDir,
@@ -154,6 +157,7 @@ impl Bench {
         write_file(&dir.join("meta-numbers.json"), META_NUMBERS.as_bytes());
         write_file(&dir.join("meta-text.json"), META_TEXT.as_bytes());
         write_file(&dir.join("meta-empty.json"), b"{}");
+        write_file(&dir.join("meta-augment.json"), META_AUGMENT.as_bytes());
         Bench {
             dir,
             tool,
@@ -416,10 +420,11 @@ enum Group {
     ScriptsMetaData,
     Bootstrap,
     Format2,
+    Augmented,
 }
 
 impl Group {
-    const ALL: [Group; 7] = [
+    const ALL: [Group; 8] = [
         Group::Rootfs,
         Group::Module,
         Group::Signed,
@@ -427,6 +432,7 @@ impl Group {
         Group::ScriptsMetaData,
         Group::Bootstrap,
         Group::Format2,
+        Group::Augmented,
     ];
 
     fn specs(self, b: &Bench) -> Vec<Spec> {
@@ -438,6 +444,7 @@ impl Group {
             Group::ScriptsMetaData => scripts_meta_specs(b),
             Group::Bootstrap => bootstrap_specs(),
             Group::Format2 => format2_specs(b),
+            Group::Augmented => augmented_specs(b),
         }
     }
 }
@@ -1127,6 +1134,55 @@ fn inspect_bootstrap_artifacts() {
 #[test]
 fn inspect_format_2() {
     inspect_group(Group::Format2);
+}
+
+#[test]
+fn inspect_augmented_artifacts() {
+    inspect_group(Group::Augmented);
+}
+
+/// Augmented module artifacts (`--augment-*`): the augment header adds provides, depends,
+/// meta-data and data files to payload 0, outside the signature.
+fn augmented_specs(b: &Bench) -> Vec<Spec> {
+    let base = |name: &str, extra: &str| {
+        Spec::new(
+            name,
+            &format!(
+                "write module-image -T mender-binary-delta -t dev -n {name} -f app.bin \
+                 --augment-type mender-binary-delta --augment-file config.txt \
+                 --augment-provides aug.key:augval --augment-depends aug.dep:x {extra}"
+            ),
+            module("mender-binary-delta", name, &["dev"], &[&b.app, &b.config]),
+        )
+        .expect(|e| {
+            e["payloads"][0]["provides"]["aug.key"] = json!("augval");
+            e["payloads"][0]["depends"]["aug.dep"] = json!("x");
+        })
+    };
+    let with_meta = |e: &mut Value| {
+        let mut merged = b.meta("meta.json");
+        if let (Some(m), Value::Object(aug)) = (merged.as_object_mut(), b.meta("meta-augment.json"))
+        {
+            m.extend(aug);
+        }
+        e["payloads"][0]["meta_data"] = as_float64(merged);
+    };
+    vec![
+        base("augmented-gzip", ""),
+        base("augmented-none", "--compression none"),
+        base("augmented-lzma", "--compression lzma"),
+        base(
+            "augmented-meta",
+            "-m meta.json --augment-meta-data meta-augment.json",
+        )
+        .expect(with_meta),
+        base("augmented-signed-ec", "").signed(Key::Ec256),
+        base("augmented-signed-rsa", "-p own.key:v")
+            .signed(Key::Rsa3072)
+            .expect(|e| {
+                e["payloads"][0]["provides"]["own.key"] = json!("v");
+            }),
+    ]
 }
 
 /// A signature checked with the wrong key fails in both readers: `read` says so, `inspect` exits

@@ -438,7 +438,11 @@ fn outer_structure_errors() {
         data: vec![],
         typeflag: b'0',
     });
-    rejects("augment", &q.build(), "augmented Artifacts");
+    rejects(
+        "augment without header-augment",
+        &q.build(),
+        "wrong element: data/0000.tar",
+    );
     let mut q = p.clone();
     q.extra_after_data.push(Member {
         name: "data/0001.tar".into(),
@@ -950,4 +954,103 @@ fn signature_errors() {
     let (code, err) = inspect(&f, "ec.pem.pub");
     assert_eq!(code, Some(1));
     assert!(err.contains("reader: invalid signature"), "{err}");
+}
+
+/// Augmented Artifacts: the unsigned augment may add, never redefine, and must be complete.
+#[test]
+fn augment_errors() {
+    let tool = require_tool("mender-artifact");
+    let dir = TempDir::new("malformed-augment");
+    std::fs::write(dir.join("app.bin"), vec![1u8; 3000]).unwrap();
+    std::fs::write(dir.join("delta.bin"), b"delta").unwrap();
+    let mk = |extra: &[&str], out: &str| -> Vec<u8> {
+        run_ok(
+            Command::new(&tool)
+                .args([
+                    "write",
+                    "module-image",
+                    "-T",
+                    "mender-binary-delta",
+                    "-t",
+                    "dev",
+                    "-n",
+                    "a1",
+                ])
+                .args([
+                    "-f",
+                    "app.bin",
+                    "--augment-type",
+                    "mender-binary-delta",
+                    "--augment-file",
+                    "delta.bin",
+                ])
+                .args(["--compression", "none"])
+                .args(extra)
+                .arg("-o")
+                .arg(out)
+                .current_dir(dir.path()),
+        );
+        std::fs::read(dir.join(out)).unwrap()
+    };
+    let good = mk(&["--augment-provides", "aug.key:v"], "good.mender");
+    assert_eq!(read_error(&good, 4096), None);
+    let conflict = mk(
+        &[
+            "--augment-provides",
+            "rootfs-image.mender-binary-delta.version:x",
+        ],
+        "conflict.mender",
+    );
+    rejects(
+        "augment redefines a signed provide",
+        &conflict,
+        "Conflicting keys not allowed in the provides parameters. key: rootfs-image.mender-binary-delta.version",
+    );
+    let members = untar(&good);
+    let without = |name: &str| {
+        tar(&members
+            .iter()
+            .filter(|m| m.name != name)
+            .cloned()
+            .collect::<Vec<_>>())
+    };
+    rejects(
+        "no header-augment",
+        &without("header-augment.tar"),
+        "wrong element: data/0000.tar",
+    );
+    rejects(
+        "no manifest-augment",
+        &without("manifest-augment"),
+        "reader: invalid data file name: header-augment.tar",
+    );
+    let renamed: Vec<Member> = members
+        .iter()
+        .cloned()
+        .map(|mut m| {
+            if m.name == "header-augment.tar" {
+                m.name = "header-augment.tar.gz".into();
+            }
+            m
+        })
+        .collect();
+    rejects(
+        "augment suffix differs",
+        &tar(&renamed),
+        "wrong element: header-augment.tar.gz",
+    );
+    // Augment data files are checked against manifest-augment like any other.
+    let mut damaged = members.clone();
+    let data = damaged
+        .iter_mut()
+        .find(|m| m.name == "data/0000.tar")
+        .unwrap();
+    let mut files = untar(&data.data);
+    files.last_mut().unwrap().data[0] ^= 1;
+    data.data = tar(&files);
+    rejects(
+        "augment file corrupted",
+        &tar(&damaged),
+        "Payload: can not install Payload: delta.bin: invalid checksum",
+    );
 }
