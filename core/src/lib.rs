@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod codec;
+pub mod hal;
 pub mod json;
 pub mod limits;
 pub mod manifest;
