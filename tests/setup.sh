@@ -12,6 +12,9 @@ want xz xz-utils
 want zstd zstd
 want gzip gzip
 want tar tar
+want mkenvimage u-boot-tools
+want fw_printenv libubootenv-tool
+want grub-editenv grub-common
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "setup: installing ${need_pkgs[*]}" >&2
   SUDO=""
@@ -19,7 +22,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
-for t in mender-artifact openssl xz zstd gzip tar; do
+for t in mender-artifact openssl xz zstd gzip tar mkenvimage fw_printenv fw_setenv grub-editenv; do
   command -v "$t" >/dev/null || { echo "setup: $t is still missing" >&2; exit 1; }
 done
 
