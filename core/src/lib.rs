@@ -16,10 +16,12 @@ extern crate std;
 
 pub mod codec;
 pub mod hal;
+pub mod install;
 pub mod json;
 pub mod limits;
 pub mod manifest;
 pub mod meta;
+pub mod provides;
 pub mod reader;
 pub mod signature;
 pub mod tar;

@@ -4,3 +4,5 @@
 pub mod heap;
 pub mod inspect;
 pub mod verify;
+pub mod blockdev;
+pub mod partitions;

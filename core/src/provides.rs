@@ -1,0 +1,163 @@
+//! Provides and depends (../shared/spec/client-behavior.md §7): the checks made before an
+//! Artifact is installed and the provides set that is stored when it is committed.
+use crate::limits::{MAX_DEVICE_TYPE_LEN, MAX_VALUE_LEN};
+use crate::meta::{DependValue, Key, Text};
+use crate::reader::ArtifactHeader;
+use core::fmt::{self, Write};
+use heapless::String;
+
+/// What the device has installed, as stored by the shell (files on Linux, flash on an MCU).
+pub trait Installed {
+    /// The installed Artifact name.
+    fn name(&self) -> &str;
+    /// The installed Artifact group, if any.
+    fn group(&self) -> Option<&str>;
+    /// A stored provide (`artifact_name`/`artifact_group` are not looked up here).
+    fn provide(&self, key: &str) -> Option<&str>;
+}
+
+/// An Artifact that does not fit this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DependsError {
+    /// The device type is not among the Artifact's compatible devices.
+    DeviceType { device: String<MAX_DEVICE_TYPE_LEN>, compatible: String<512> },
+    /// A depends entry the installed Artifact does not satisfy.
+    Unsatisfied { key: Key, want: String<512>, have: Option<Text> },
+}
+
+impl fmt::Display for DependsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DependsError::DeviceType { device, compatible } => {
+                write!(f, "installer: image (device types [{}]) not compatible with device {}", compatible, device)
+            }
+            DependsError::Unsatisfied { key, want, have } => write!(
+                f,
+                "Artifact dependency \"{}\" not satisfied by currently installed artifact ({} != {}).",
+                key,
+                want,
+                have.as_deref().unwrap_or("<nil>")
+            ),
+        }
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob_match(pattern: &str, key: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == key,
+        Some((head, rest)) => {
+            let Some(tail) = key.strip_prefix(head) else { return false };
+            (0..=tail.len()).filter(|&i| tail.is_char_boundary(i)).any(|i| glob_match(rest, &tail[i..]))
+        }
+    }
+}
+
+fn list<I: Iterator<Item = S>, S: AsRef<str>, const N: usize>(items: I, sep: &str) -> String<N> {
+    let mut s = String::new();
+    for (i, it) in items.enumerate() {
+        if i > 0 {
+            let _ = s.push_str(sep);
+        }
+        let _ = s.push_str(it.as_ref());
+    }
+    s
+}
+
+fn copy<const N: usize>(s: &str) -> String<N> {
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.push(c).is_err() {
+            break;
+        }
+    }
+    out
+}
+
+/// Checks device type and every depends entry against what is installed; nothing is written
+/// before this passes.
+pub fn check_depends(header: &ArtifactHeader<'_>, device_type: &str, installed: &dyn Installed) -> Result<(), DependsError> {
+    if !header.info.device_types().any(|d| d == device_type) {
+        return Err(DependsError::DeviceType {
+            device: copy(device_type),
+            compatible: list(header.info.device_types(), " "),
+        });
+    }
+    let unsatisfied = |key: &str, want: String<512>, have: Option<&str>| DependsError::Unsatisfied {
+        key: copy(key),
+        want,
+        have: have.map(copy),
+    };
+    if let Some(mut names) = header.info.depends_names() {
+        if !names.any(|n| n == installed.name()) {
+            let want: String<512> = list(header.info.depends_names().into_iter().flatten(), " ");
+            return Err(unsatisfied("artifact_name", bracket(&want), Some(installed.name())));
+        }
+    }
+    if let Some(mut groups) = header.info.depends_groups() {
+        if !installed.group().is_some_and(|g| groups.any(|n| n == g)) {
+            let want: String<512> = list(header.info.depends_groups().into_iter().flatten(), " ");
+            return Err(unsatisfied("artifact_group", bracket(&want), installed.group()));
+        }
+    }
+    for (key, value) in header.depends() {
+        let have = match key.as_str() {
+            "artifact_name" => Some(installed.name()),
+            "artifact_group" => installed.group(),
+            k => installed.provide(k),
+        };
+        let ok = have.is_some_and(|h| value.values().any(|v| v == h));
+        if !ok {
+            let want = match value {
+                DependValue::One(_) => list(value.values(), ""),
+                DependValue::AnyOf(_) => bracket(&list::<_, _, 512>(value.values(), " ")),
+            };
+            return Err(unsatisfied(&key, want, have));
+        }
+    }
+    Ok(())
+}
+
+fn bracket(s: &str) -> String<512> {
+    let mut o = String::new();
+    let _ = write!(o, "[{}]", s);
+    o
+}
+
+/// Whether an old provide survives the commit of an Artifact with these clears. No clears list
+/// at all means the new provides replace everything (the historic default).
+pub fn survives(key: &str, header: &ArtifactHeader<'_>) -> bool {
+    match header.clears() {
+        None => false,
+        Some(mut globs) => !globs.any(|g| glob_match(&g, key)),
+    }
+}
+
+/// The group stored after committing `header` on top of `old_group`: the Artifact's own group,
+/// else the old one if a clears list exists and does not match `artifact_group`.
+pub fn committed_group<'h>(header: &'h ArtifactHeader<'_>, old_group: Option<&'h str>) -> Option<String<{ crate::limits::MAX_ARTIFACT_NAME_LEN }>> {
+    if let Some(g) = header.info.group() {
+        return Some(g);
+    }
+    old_group.filter(|_| survives("artifact_group", header)).map(copy)
+}
+
+/// Longest value a provide may have, re-exported for shells that store provides.
+pub const MAX_PROVIDE_VALUE_LEN: usize = MAX_VALUE_LEN;
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("rootfs-image.*", "rootfs-image.version"));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXbYY"));
+        assert!(glob_match("artifact_group", "artifact_group"));
+        assert!(!glob_match("rootfs-image.*", "rootfs_image_checksum"));
+        assert!(glob_match("data-partition.*.version", "data-partition.app.version"));
+        assert!(glob_match("é*", "é日本"));
+    }
+}
