@@ -45,9 +45,15 @@ pub enum InstallError {
     UnsupportedPayload(String<{ crate::limits::MAX_KEY_LEN }>),
     /// A rootfs-image payload must hold exactly one file.
     FileCount,
-    TooLarge { image: u64, device: u64 },
+    TooLarge {
+        image: u64,
+        device: u64,
+    },
     /// The payload delivered more or fewer bytes than its tar header declared.
-    SizeMismatch { declared: u64, written: u64 },
+    SizeMismatch {
+        declared: u64,
+        written: u64,
+    },
     Device(ErrorText),
     BootEnv(ErrorText),
     /// A boot-env variable has a value this client does not understand.
@@ -121,14 +127,28 @@ pub struct ImageWriter<'a, B: BlockDevice> {
 impl<'a, B: BlockDevice> ImageWriter<'a, B> {
     /// `frame` and `scratch` must have the same, non-zero length: the write unit.
     pub fn new(dev: &'a mut B, frame: &'a mut [u8], scratch: &'a mut [u8]) -> Self {
-        ImageWriter { dev, frame, scratch, fill: 0, offset: 0, declared: 0, stats: WriteStats::default() }
+        ImageWriter {
+            dev,
+            frame,
+            scratch,
+            fill: 0,
+            offset: 0,
+            declared: 0,
+            stats: WriteStats::default(),
+        }
     }
 
     /// Starts an image of `size` bytes; refuses one larger than the device before writing.
     pub fn begin(&mut self, size: u64) -> Result<(), InstallError> {
-        let device = self.dev.size().map_err(|e| InstallError::Device(text(&e)))?;
+        let device = self
+            .dev
+            .size()
+            .map_err(|e| InstallError::Device(text(&e)))?;
         if size > device {
-            return Err(InstallError::TooLarge { image: size, device });
+            return Err(InstallError::TooLarge {
+                image: size,
+                device,
+            });
         }
         self.declared = size;
         self.fill = 0;
@@ -140,7 +160,9 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
     pub fn write(&mut self, mut data: &[u8]) -> Result<(), InstallError> {
         let unit = self.frame.len().min(self.scratch.len());
         if unit == 0 {
-            return Err(InstallError::Device(text(&"image writer has no frame buffer")));
+            return Err(InstallError::Device(text(
+                &"image writer has no frame buffer",
+            )));
         }
         if self.stats.received + data.len() as u64 > self.declared {
             return Err(InstallError::SizeMismatch {
@@ -167,11 +189,15 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
             return Ok(());
         }
         let dev_err = |e: B::Error| InstallError::Device(text(&e));
-        self.dev.read(self.offset, &mut self.scratch[..n]).map_err(dev_err)?;
+        self.dev
+            .read(self.offset, &mut self.scratch[..n])
+            .map_err(dev_err)?;
         if self.scratch[..n] == self.frame[..n] {
             self.stats.skipped += n as u64;
         } else {
-            self.dev.write(self.offset, &self.frame[..n]).map_err(dev_err)?;
+            self.dev
+                .write(self.offset, &self.frame[..n])
+                .map_err(dev_err)?;
             self.stats.written += n as u64;
         }
         self.offset += n as u64;
@@ -183,9 +209,14 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
     pub fn finish(&mut self) -> Result<WriteStats, InstallError> {
         self.flush()?;
         if self.stats.received != self.declared {
-            return Err(InstallError::SizeMismatch { declared: self.declared, written: self.stats.received });
+            return Err(InstallError::SizeMismatch {
+                declared: self.declared,
+                written: self.stats.received,
+            });
         }
-        self.dev.sync().map_err(|e| InstallError::Device(text(&e)))?;
+        self.dev
+            .sync()
+            .map_err(|e| InstallError::Device(text(&e)))?;
         Ok(self.stats)
     }
 }
@@ -293,7 +324,8 @@ pub fn accept(header: &ArtifactHeader<'_>, device: &Device<'_>) -> Result<(), In
         Some(t) => return Err(InstallError::UnsupportedPayload(t)),
         None => return Err(InstallError::UnsupportedPayload(String::new())),
     }
-    provides::check_depends(header, device.device_type, device.installed).map_err(InstallError::Depends)
+    provides::check_depends(header, device.device_type, device.installed)
+        .map_err(InstallError::Depends)
 }
 
 fn partition_vars(part: u32) -> (String<10>, String<8>) {
@@ -318,12 +350,21 @@ pub fn switch_to<E: BootEnv>(env: &mut E, part: u32) -> Result<(), InstallError>
 }
 
 /// Reads a boot-env variable as text.
-pub fn read_var<'b, E: BootEnv>(env: &mut E, name: &str, buf: &'b mut [u8]) -> Result<Option<&'b str>, InstallError> {
-    match env.get(name, buf).map_err(|e| InstallError::BootEnv(text(&e)))? {
+pub fn read_var<'b, E: BootEnv>(
+    env: &mut E,
+    name: &str,
+    buf: &'b mut [u8],
+) -> Result<Option<&'b str>, InstallError> {
+    match env
+        .get(name, buf)
+        .map_err(|e| InstallError::BootEnv(text(&e)))?
+    {
         None => Ok(None),
         Some(n) => {
             let v = buf.get(..n).ok_or(InstallError::BadBootVar("a variable"))?;
-            Ok(Some(core::str::from_utf8(v).map_err(|_| InstallError::BadBootVar("a variable"))?))
+            Ok(Some(
+                core::str::from_utf8(v).map_err(|_| InstallError::BadBootVar("a variable"))?,
+            ))
         }
     }
 }
@@ -339,7 +380,11 @@ pub fn boot_part<E: BootEnv>(env: &mut E) -> Result<Option<u32>, InstallError> {
     let mut buf = [0u8; 16];
     match read_var(env, "mender_boot_part", &mut buf)? {
         None => Ok(None),
-        Some(v) => v.trim().parse().map(Some).map_err(|_| InstallError::BadBootVar("mender_boot_part")),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| InstallError::BadBootVar("mender_boot_part")),
     }
 }
 
@@ -349,7 +394,8 @@ pub fn commit<E: BootEnv>(env: &mut E) -> Result<(), InstallError> {
     if !upgrade_available(env)? {
         return Err(InstallError::NotUpgraded);
     }
-    env.set(&[("upgrade_available", "0")]).map_err(|e| InstallError::BootEnv(text(&e)))
+    env.set(&[("upgrade_available", "0")])
+        .map_err(|e| InstallError::BootEnv(text(&e)))
 }
 
 /// What a rollback did.
@@ -363,13 +409,25 @@ pub enum Rollback {
 
 /// Rolls back as the 3.x client does: if not yet rebooted into the update, point back at the
 /// running partition; if running the update, point at the other one.
-pub fn rollback<E: BootEnv>(env: &mut E, active: u32, inactive: u32) -> Result<Rollback, InstallError> {
+pub fn rollback<E: BootEnv>(
+    env: &mut E,
+    active: u32,
+    inactive: u32,
+) -> Result<Rollback, InstallError> {
     if !upgrade_available(env)? {
         return Ok(Rollback::NothingToDo);
     }
-    let target = if boot_part(env)? != Some(active) { active } else { inactive };
+    let target = if boot_part(env)? != Some(active) {
+        active
+    } else {
+        inactive
+    };
     let (dec, hex) = partition_vars(target);
-    env.set(&[("mender_boot_part", &dec), ("mender_boot_part_hex", &hex), ("upgrade_available", "0")])
-        .map_err(|e| InstallError::BootEnv(text(&e)))?;
+    env.set(&[
+        ("mender_boot_part", &dec),
+        ("mender_boot_part_hex", &hex),
+        ("upgrade_available", "0"),
+    ])
+    .map_err(|e| InstallError::BootEnv(text(&e)))?;
     Ok(Rollback::SwitchedTo(target))
 }

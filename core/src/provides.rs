@@ -20,9 +20,16 @@ pub trait Installed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DependsError {
     /// The device type is not among the Artifact's compatible devices.
-    DeviceType { device: String<MAX_DEVICE_TYPE_LEN>, compatible: String<512> },
+    DeviceType {
+        device: String<MAX_DEVICE_TYPE_LEN>,
+        compatible: String<512>,
+    },
     /// A depends entry the installed Artifact does not satisfy.
-    Unsatisfied { key: Key, want: String<512>, have: Option<Text> },
+    Unsatisfied {
+        key: Key,
+        want: String<512>,
+        have: Option<Text>,
+    },
 }
 
 impl fmt::Display for DependsError {
@@ -47,8 +54,12 @@ pub fn glob_match(pattern: &str, key: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == key,
         Some((head, rest)) => {
-            let Some(tail) = key.strip_prefix(head) else { return false };
-            (0..=tail.len()).filter(|&i| tail.is_char_boundary(i)).any(|i| glob_match(rest, &tail[i..]))
+            let Some(tail) = key.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|&i| tail.is_char_boundary(i))
+                .any(|i| glob_match(rest, &tail[i..]))
         }
     }
 }
@@ -76,28 +87,41 @@ fn copy<const N: usize>(s: &str) -> String<N> {
 
 /// Checks device type and every depends entry against what is installed; nothing is written
 /// before this passes.
-pub fn check_depends(header: &ArtifactHeader<'_>, device_type: &str, installed: &dyn Installed) -> Result<(), DependsError> {
+pub fn check_depends(
+    header: &ArtifactHeader<'_>,
+    device_type: &str,
+    installed: &dyn Installed,
+) -> Result<(), DependsError> {
     if !header.info.device_types().any(|d| d == device_type) {
         return Err(DependsError::DeviceType {
             device: copy(device_type),
             compatible: list(header.info.device_types(), " "),
         });
     }
-    let unsatisfied = |key: &str, want: String<512>, have: Option<&str>| DependsError::Unsatisfied {
-        key: copy(key),
-        want,
-        have: have.map(copy),
-    };
+    let unsatisfied =
+        |key: &str, want: String<512>, have: Option<&str>| DependsError::Unsatisfied {
+            key: copy(key),
+            want,
+            have: have.map(copy),
+        };
     if let Some(mut names) = header.info.depends_names() {
         if !names.any(|n| n == installed.name()) {
             let want: String<512> = list(header.info.depends_names().into_iter().flatten(), " ");
-            return Err(unsatisfied("artifact_name", bracket(&want), Some(installed.name())));
+            return Err(unsatisfied(
+                "artifact_name",
+                bracket(&want),
+                Some(installed.name()),
+            ));
         }
     }
     if let Some(mut groups) = header.info.depends_groups() {
         if !installed.group().is_some_and(|g| groups.any(|n| n == g)) {
             let want: String<512> = list(header.info.depends_groups().into_iter().flatten(), " ");
-            return Err(unsatisfied("artifact_group", bracket(&want), installed.group()));
+            return Err(unsatisfied(
+                "artifact_group",
+                bracket(&want),
+                installed.group(),
+            ));
         }
     }
     for (key, value) in header.depends() {
@@ -135,11 +159,16 @@ pub fn survives(key: &str, header: &ArtifactHeader<'_>) -> bool {
 
 /// The group stored after committing `header` on top of `old_group`: the Artifact's own group,
 /// else the old one if a clears list exists and does not match `artifact_group`.
-pub fn committed_group<'h>(header: &'h ArtifactHeader<'_>, old_group: Option<&'h str>) -> Option<String<{ crate::limits::MAX_ARTIFACT_NAME_LEN }>> {
+pub fn committed_group<'h>(
+    header: &'h ArtifactHeader<'_>,
+    old_group: Option<&'h str>,
+) -> Option<String<{ crate::limits::MAX_ARTIFACT_NAME_LEN }>> {
     if let Some(g) = header.info.group() {
         return Some(g);
     }
-    old_group.filter(|_| survives("artifact_group", header)).map(copy)
+    old_group
+        .filter(|_| survives("artifact_group", header))
+        .map(copy)
 }
 
 /// Longest value a provide may have, re-exported for shells that store provides.
@@ -157,7 +186,10 @@ mod tests {
         assert!(!glob_match("a*b*c", "aXXbYY"));
         assert!(glob_match("artifact_group", "artifact_group"));
         assert!(!glob_match("rootfs-image.*", "rootfs_image_checksum"));
-        assert!(glob_match("data-partition.*.version", "data-partition.app.version"));
+        assert!(glob_match(
+            "data-partition.*.version",
+            "data-partition.app.version"
+        ));
         assert!(glob_match("é*", "é日本"));
     }
 }

@@ -6,6 +6,7 @@
 //! tools are a hard failure: an interop test that silently skips proves nothing.
 
 pub mod artifact_read;
+pub mod fakes;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
