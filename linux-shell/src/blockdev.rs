@@ -35,7 +35,9 @@ impl BlockDevice for PartitionDevice {
 
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), Self::Error> {
         if offset + data.len() as u64 > self.size {
-            return Err(std::io::Error::other("write beyond the end of the partition"));
+            return Err(std::io::Error::other(
+                "write beyond the end of the partition",
+            ));
         }
         self.file.write_all_at(data, offset)
     }

@@ -22,7 +22,13 @@ pub fn part_number(path: &Path) -> Option<u32> {
 }
 
 fn number(path: &Path, key: &str) -> Result<u32, String> {
-    part_number(path).ok_or_else(|| format!("{} ({}) does not end with a partition number", key, path.display()))
+    part_number(path).ok_or_else(|| {
+        format!(
+            "{} ({}) does not end with a partition number",
+            key,
+            path.display()
+        )
+    })
 }
 
 /// Detects the running partition. `boot_part` is `mender_boot_part` from the boot environment.
@@ -36,7 +42,11 @@ pub fn detect(a: Option<&Path>, b: Option<&Path>, boot_part: Option<u32>) -> Res
     let (an, bn) = (number(a, "RootfsPartA")?, number(b, "RootfsPartB")?);
     let is_file = |p: &Path| std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false);
     let slots = |a_active: bool, simulated: bool| {
-        let ((act, actn), (ina, inan)) = if a_active { ((a, an), (b, bn)) } else { ((b, bn), (a, an)) };
+        let ((act, actn), (ina, inan)) = if a_active {
+            ((a, an), (b, bn))
+        } else {
+            ((b, bn), (a, an))
+        };
         Slots {
             active: act.to_path_buf(),
             active_num: actn,
@@ -54,9 +64,14 @@ pub fn detect(a: Option<&Path>, b: Option<&Path>, boot_part: Option<u32>) -> Res
             _ => Err("Active root partition matches neither RootfsPartA nor RootfsPartB.".into()),
         };
     }
-    let root_dev = std::fs::metadata("/").map_err(|e| format!("stat /: {}", e))?.dev();
+    let root_dev = std::fs::metadata("/")
+        .map_err(|e| format!("stat /: {}", e))?
+        .dev();
     let rdev = |p: &Path| {
-        std::fs::metadata(p).ok().filter(|m| m.file_type().is_block_device()).map(|m| m.rdev())
+        std::fs::metadata(p)
+            .ok()
+            .filter(|m| m.file_type().is_block_device())
+            .map(|m| m.rdev())
     };
     if rdev(a) == Some(root_dev) {
         return Ok(slots(true, false));
@@ -109,9 +124,15 @@ mod tests {
         let s = detect(Some(&a), Some(&b), Some(3)).unwrap();
         assert_eq!((s.active_num, s.inactive_num, s.simulated), (3, 2, true));
         assert_eq!(s.inactive, a);
-        assert!(detect(Some(&a), Some(&b), Some(4)).unwrap_err().contains("matches neither"));
-        assert!(detect(Some(&a), Some(&a), Some(2)).unwrap_err().contains("same value"));
-        assert!(detect(Some(&a), None, Some(2)).unwrap_err().contains("not both set"));
+        assert!(detect(Some(&a), Some(&b), Some(4))
+            .unwrap_err()
+            .contains("matches neither"));
+        assert!(detect(Some(&a), Some(&a), Some(2))
+            .unwrap_err()
+            .contains("same value"));
+        assert!(detect(Some(&a), None, Some(2))
+            .unwrap_err()
+            .contains("not both set"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
