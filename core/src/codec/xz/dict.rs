@@ -1,9 +1,14 @@
 //! LZMA history ("dictionary") as a ring that grows only as far as the output needs.
 //!
-//! A stream may declare a 64 MiB dictionary for a few KiB of data, so the ring starts empty and
-//! is grown to cover the current LZMA2 chunk, never beyond the declared size: its length stays
-//! below `min(size, output since the last reset + one chunk)`. Produced bytes stay in the ring
-//! until the container hands them to the caller, so a run never writes past `flushed`.
+//! A stream may declare a 64 MiB dictionary for a few KiB of data (mender-artifact's headers),
+//! so the ring starts empty and grows, by `realloc`, just far enough for the chunk being
+//! decoded, never beyond the declared size: its length is at most `min(size, block output so
+//! far + one chunk (<= 2 MiB))`. Once it has the full size it wraps. Produced bytes stay in
+//! the ring until the container has handed all of them out, and only then does the next run
+//! write, so a run may overwrite any older byte.
+//!
+//! Growing a contiguous buffer means the allocator briefly holds the old and the new block if
+//! its `realloc` copies; glibc and musl move large blocks with `mremap` instead.
 
 use alloc::vec::Vec;
 
@@ -18,7 +23,8 @@ pub(super) struct Dict {
     pub(super) pos: usize,
     /// Start of the bytes produced but not yet handed out (`flushed..pos`).
     pub(super) flushed: usize,
-    /// Output since the last reset; its low bits select the LZMA position contexts.
+    /// Output since the last reset: its low bits select the LZMA position contexts, and no
+    /// match may reach further back.
     pub(super) total: u64,
 }
 

@@ -250,6 +250,46 @@ fn multi_block() {
 }
 
 #[test]
+fn literal_and_position_context_bits() {
+    for opts in [
+        "lc=0,lp=4,pb=4",
+        "lc=4,lp=0,pb=0",
+        "lc=1,lp=3,pb=1",
+        "lc=2,lp=2,pb=3",
+    ] {
+        let c = xz(
+            &["--format=xz", &format!("--lzma2=preset=6,{opts}")],
+            data_1m(),
+        );
+        assert!(whole(&c).expect(opts) == data_1m(), "{opts}");
+        assert!(random_chunks(&c, 2).expect(opts) == data_1m(), "{opts}");
+    }
+}
+
+#[test]
+fn block_headers_with_sizes() {
+    // Threaded xz writes compressed and uncompressed sizes into every block header.
+    let c = xz(&["-6", "-T2", "--block-size=100KiB"], data_1m());
+    assert_eq!(c[13] & 0xC0, 0xC0, "sizes present");
+    assert_round_trip(&c, data_1m());
+
+    // Declared uncompressed size off by one, header CRC fixed: the block does not match.
+    let mut m = c.clone();
+    let header_len = (m[12] as usize + 1) * 4;
+    let mut at = 14;
+    while m[at] & 0x80 != 0 {
+        at += 1;
+    }
+    at += 1; // now at the uncompressed size
+    m[at] ^= 1;
+    let crc = super::CRC32
+        .checksum(&m[12..12 + header_len - 4])
+        .to_le_bytes();
+    m[12 + header_len - 4..12 + header_len].copy_from_slice(&crc);
+    assert_fails(&m, &[CodecError::XzCorrupt], "declared size");
+}
+
+#[test]
 fn small_dictionary_wraps_the_ring() {
     let c = xz(&["--format=xz", "--lzma2=dict=4KiB"], data_1m());
     let mut dec = XzDecoder::new(DEFAULT_XZ_DICT_MAX);
@@ -725,7 +765,7 @@ fn measure_64mib_preset9() {
 }
 
 #[test]
-fn contract_output_fits_window_and_no_vec_alloc_before_use() {
+fn output_comes_in_window_sized_pieces() {
     let dec = XzDecoder::new(DEFAULT_XZ_DICT_MAX);
     assert_eq!(dec.heap(), 0);
     let c = xz(&["-6"], &vec![b'a'; 3 * WINDOW_SIZE + 5]);
