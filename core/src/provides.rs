@@ -148,9 +148,17 @@ fn bracket(s: &str) -> String<512> {
     o
 }
 
-/// Whether an old provide survives the commit of an Artifact with these clears. No clears list
-/// at all means the new provides replace everything (the historic default).
-pub fn survives(key: &str, header: &ArtifactHeader<'_>) -> bool {
+/// Whether an old provide survives the commit of an Artifact with these clears globs. No
+/// clears list at all means the new provides replace everything (the historic default).
+pub fn survives<'g, I: IntoIterator<Item = &'g str>>(key: &str, clears: Option<I>) -> bool {
+    match clears {
+        None => false,
+        Some(globs) => !globs.into_iter().any(|g| glob_match(g, key)),
+    }
+}
+
+/// [`survives`] for the clears of a parsed header.
+pub fn survives_header(key: &str, header: &ArtifactHeader<'_>) -> bool {
     match header.clears() {
         None => false,
         Some(mut globs) => !globs.any(|g| glob_match(&g, key)),
@@ -167,7 +175,7 @@ pub fn committed_group<'h>(
         return Some(g);
     }
     old_group
-        .filter(|_| survives("artifact_group", header))
+        .filter(|_| survives_header("artifact_group", header))
         .map(copy)
 }
 

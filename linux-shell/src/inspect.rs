@@ -1,6 +1,6 @@
 //! `mender inspect ARTIFACT|- [--verify-key PEM] [--json]`: stream an Artifact once, verify
 //! every checksum (and the signature when a key is given), print a summary.
-use crate::verify::{ArtifactKey, KeyVerifier};
+use crate::verify::load_keys;
 use mender_core::codec::{Window, WINDOW_SIZE};
 use mender_core::reader::{ArtifactHeader, Config, Event, PayloadFile, Reader, SignatureStatus};
 use std::fmt::Write as _;
@@ -18,15 +18,7 @@ pub struct InspectArgs {
 
 /// Reads the Artifact and returns the text to print, or the error message.
 pub fn run(args: &InspectArgs) -> Result<String, String> {
-    let mut keys = Vec::new();
-    for k in &args.verify_keys {
-        let pem =
-            std::fs::read(k).map_err(|e| format!("can not read verification key {}: {}", k, e))?;
-        keys.push(
-            ArtifactKey::from_pem(&pem).map_err(|e| format!("verification key {}: {}", k, e))?,
-        );
-    }
-    let verifier = KeyVerifier(keys);
+    let verifier = load_keys(&args.verify_keys)?;
     let mut input: Box<dyn Read> = if args.artifact == "-" {
         Box::new(std::io::stdin().lock())
     } else {

@@ -1,8 +1,14 @@
 //! `mender-linux`: the Linux shell around `mender-core`: CLI, files, keys, logging.
 //! Glue only; logic a microcontroller could use belongs in the core.
+pub mod blockdev;
+pub mod bootenv;
+pub mod config;
+pub mod deploylog;
 #[cfg(feature = "heap-stats")]
 pub mod heap;
 pub mod inspect;
-pub mod verify;
-pub mod blockdev;
+pub mod log;
 pub mod partitions;
+pub mod standalone;
+pub mod store;
+pub mod verify;
