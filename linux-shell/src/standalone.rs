@@ -197,9 +197,10 @@ pub fn install(g: &Globals, source: &str, reboot_exit_code: bool) -> Result<Exit
     let state = match result {
         Ok(state) => state,
         Err(e) => {
+            // Logged here, while the deployment log is open; the exit status says the rest.
             log::error(&e);
             log::end_deployment();
-            return Err(format!("Installation failed: {}", e));
+            return Ok(ExitCode::from(1));
         }
     };
     ctx.store
@@ -210,7 +211,7 @@ pub fn install(g: &Globals, source: &str, reboot_exit_code: bool) -> Result<Exit
         let _ = ctx.store.clear_standalone_state();
         log::error(&e.to_string());
         log::end_deployment();
-        return Err(e.to_string());
+        return Ok(ExitCode::from(1));
     }
     log::info(&format!(
         "Boot environment now selects {} (partition {})",

@@ -7,6 +7,7 @@
 
 pub mod artifact_read;
 pub mod fakes;
+pub mod sim;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
