@@ -288,6 +288,7 @@ enum Raw {
 struct Inner {
     member: Member,
     name: PathString,
+    kind: Compression,
     decoder: Option<Decoder>,
     decoded_all: bool,
     /// The outer member's bytes are all consumed; only decoder output is left.
@@ -594,7 +595,7 @@ impl<'v> State<'v> {
                             if step.out_len == 0 && !step.done {
                                 return Err(Error::Codec(
                                     inner.name.clone(),
-                                    CodecError::Truncated(Compression::None),
+                                    CodecError::Truncated(inner.kind),
                                 ));
                             }
                             continue;
@@ -666,7 +667,7 @@ impl<'v> State<'v> {
                                     if last {
                                         return Err(Error::Codec(
                                             inner.name.clone(),
-                                            CodecError::Truncated(Compression::None),
+                                            CodecError::Truncated(inner.kind),
                                         ));
                                     }
                                     return Ok((used, Raw::NeedMore));
@@ -823,6 +824,7 @@ impl<'v> State<'v> {
         self.inner = Some(Inner {
             member,
             name: path(name),
+            kind,
             decoder,
             decoded_all: false,
             draining: false,
