@@ -7,7 +7,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 // Errors carry the offending name or path inline (there is no allocator), so they are large.
-#![allow(clippy::result_large_err)]
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

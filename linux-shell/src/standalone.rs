@@ -11,11 +11,11 @@ use crate::config::{BootEnvironment, Config};
 use crate::deploylog::{self, DeploymentLog, Level};
 use crate::log;
 use crate::partitions::{self, Slots};
-use crate::store::{PartitionSwitch, StandaloneState, Store};
+use crate::store::{InstalledArtifact, PartitionSwitch, StandaloneState, Store};
 use crate::verify::load_keys;
 use mender_core::codec::{Window, WINDOW_SIZE};
 use mender_core::install::{self, Device, ImageWriter, InstallError, Rollback, RootfsUpdate};
-use mender_core::provides::{self, Installed};
+use mender_core::provides;
 use mender_core::reader::Config as ReaderConfig;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
@@ -94,33 +94,11 @@ fn slots(config: &Config, env: &mut LinuxBootEnv) -> Result<Slots, String> {
     Ok(s)
 }
 
-/// The installed Artifact as the core's depends check sees it.
-struct InstalledView {
-    name: String,
-    group: Option<String>,
-    provides: BTreeMap<String, String>,
-}
-
-impl Installed for InstalledView {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn group(&self) -> Option<&str> {
-        self.group.as_deref()
-    }
-    fn provide(&self, key: &str) -> Option<&str> {
-        self.provides.get(key).map(String::as_str)
-    }
-}
-
-fn installed_view(ctx: &Context) -> Result<InstalledView, String> {
+/// The installed Artifact: the committed one, else the factory image's `artifact_info`.
+fn installed_view(ctx: &Context) -> Result<InstalledArtifact, String> {
     let stored = ctx.store.artifact().map_err(|e| e.to_string())?;
     Ok(match stored {
-        Some(a) => InstalledView {
-            name: a.name,
-            group: a.group,
-            provides: a.provides,
-        },
+        Some(a) => a,
         None => {
             // Before the first commit the factory image names itself in artifact_info.
             let info = ctx.config.artifact_info_file();
@@ -131,7 +109,7 @@ fn installed_view(ctx: &Context) -> Result<InstalledView, String> {
             let group = crate::store::manifest_value(&info, "artifact_group")
                 .ok()
                 .flatten();
-            InstalledView {
+            InstalledArtifact {
                 name,
                 group,
                 provides: BTreeMap::new(),
@@ -231,7 +209,7 @@ pub fn install(g: &Globals, source: &str, reboot_exit_code: bool) -> Result<Exit
 fn write_image(
     id: &str,
     slots: &Slots,
-    installed: &InstalledView,
+    installed: &InstalledArtifact,
     device_type: &str,
     verifier: &crate::verify::KeyVerifier,
     input: &mut dyn Read,

@@ -111,6 +111,19 @@ pub struct InstalledArtifact {
     pub provides: BTreeMap<String, String>,
 }
 
+/// What the core's depends check asks about the installed Artifact.
+impl mender_core::provides::Installed for InstalledArtifact {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+    fn provide(&self, key: &str) -> Option<&str> {
+        self.provides.get(key).map(String::as_str)
+    }
+}
+
 /// The A/B switch a rootfs-image install made: boot partition numbers before and after
 /// (`mender_boot_part`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

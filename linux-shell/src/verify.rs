@@ -409,6 +409,21 @@ fn parse_p256_point(point: &[u8]) -> Result<Key, KeyError> {
     }
 }
 
+/// Loads the PEM public keys at `paths` (`--verify-key`, `ArtifactVerifyKey(s)`).
+pub fn load_keys<P: AsRef<std::path::Path>>(paths: &[P]) -> Result<KeyVerifier, String> {
+    let mut keys = Vec::new();
+    for p in paths {
+        let p = p.as_ref();
+        let pem = std::fs::read(p)
+            .map_err(|e| format!("can not read verification key {}: {}", p.display(), e))?;
+        keys.push(
+            ArtifactKey::from_pem(&pem)
+                .map_err(|e| format!("verification key {}: {}", p.display(), e))?,
+        );
+    }
+    Ok(KeyVerifier(keys))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1057,19 +1072,4 @@ mod tests {
             .contains("malformed public key: DER truncated"));
         assert!(text(KeyError::RsaTooLong { bits: 16384 }).contains("16384"));
     }
-}
-
-/// Loads the PEM public keys at `paths` (`--verify-key`, `ArtifactVerifyKey(s)`).
-pub fn load_keys<P: AsRef<std::path::Path>>(paths: &[P]) -> Result<KeyVerifier, String> {
-    let mut keys = Vec::new();
-    for p in paths {
-        let p = p.as_ref();
-        let pem = std::fs::read(p)
-            .map_err(|e| format!("can not read verification key {}: {}", p.display(), e))?;
-        keys.push(
-            ArtifactKey::from_pem(&pem)
-                .map_err(|e| format!("verification key {}: {}", p.display(), e))?,
-        );
-    }
-    Ok(KeyVerifier(keys))
 }

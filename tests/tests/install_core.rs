@@ -1,5 +1,6 @@
 //! The core's rootfs-image install against in-memory devices: what gets written, what is
 //! refused before writing, and the boot-env protocol of switch, commit and rollback.
+#![allow(clippy::result_large_err)]
 use mender_core::codec::WINDOW_SIZE;
 use mender_core::install::{self, Device, ImageWriter, InstallError, Rollback, RootfsUpdate};
 use mender_core::provides::Installed;
