@@ -334,21 +334,35 @@ pub fn commit(g: &Globals) -> Result<ExitCode, String> {
 
 pub fn rollback(g: &Globals) -> Result<ExitCode, String> {
     let ctx = context(g)?;
-    if ctx
-        .store
-        .standalone_state()
-        .map_err(|e| e.to_string())?
-        .is_none()
-    {
+    let Some(state) = ctx.store.standalone_state().map_err(|e| e.to_string())? else {
         return Ok(nothing_to_commit());
-    }
+    };
     println!("Rolling back Artifact...");
-    let mut env = open_env(&ctx.config)?;
-    let s = slots(&ctx.config, &mut env)?;
-    match install::rollback(&mut env, s.active_num, s.inactive_num).map_err(|e| e.to_string())? {
-        Rollback::NothingToDo => log::info("No update available, so no rollback needed."),
-        Rollback::SwitchedTo(p) => {
+    let switched = open_env(&ctx.config).and_then(|mut env| {
+        let s = slots(&ctx.config, &mut env)?;
+        install::rollback(&mut env, s.active_num, s.inactive_num).map_err(|e| e.to_string())
+    });
+    match switched {
+        Ok(Rollback::NothingToDo) => log::info("No update available, so no rollback needed."),
+        Ok(Rollback::SwitchedTo(p)) => {
             log::info(&format!("Boot environment now selects partition {}", p))
+        }
+        Err(e) => {
+            // The boot selection is unknown now. As the official client does, record the
+            // Artifact as inconsistent so that the next deployment and the user see it.
+            log::error(&e);
+            let name = format!("{}_INCONSISTENT", state.artifact_name);
+            ctx.store
+                .commit_artifact(
+                    &name,
+                    state.artifact_group.as_deref(),
+                    &state.type_info_provides,
+                )
+                .map_err(|e| e.to_string())?;
+            ctx.store
+                .clear_standalone_state()
+                .map_err(|e| e.to_string())?;
+            return Ok(ExitCode::from(1));
         }
     }
     ctx.store

@@ -271,3 +271,25 @@ fn command_line_exit_codes() {
     let out = dev.mender(&["-l", "loud", "show-artifact"]);
     assert_eq!(code(&out), 1);
 }
+
+#[test]
+fn a_failed_rollback_marks_the_artifact_inconsistent() {
+    let dev = SimDevice::new(Boot::Uboot, PART_MIB);
+    let a2 = dev.artifact("release-2", &image(20_000, 9), &[]);
+    expect_ok("install", &dev.mender(&["install", a2.to_str().unwrap()]));
+    // Both environment copies destroyed: the rollback cannot know or set the boot selection.
+    for f in ["uboot-env-1.bin", "uboot-env-2.bin"] {
+        std::fs::write(dev.path(f), vec![0u8; 0x4000]).unwrap();
+    }
+    let out = dev.mender(&["rollback"]);
+    assert_eq!(code(&out), 1, "{}", output_text(&out));
+    assert_eq!(
+        stdout(&dev.mender(&["show-artifact"])),
+        "release-2_INCONSISTENT\n"
+    );
+    assert_eq!(
+        code(&dev.mender(&["rollback"])),
+        2,
+        "the failed deployment is over"
+    );
+}
