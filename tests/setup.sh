@@ -16,6 +16,7 @@ want mkenvimage u-boot-tools
 want fw_printenv libubootenv-tool
 want grub-editenv grub-common
 want gcc gcc
+want python3 python3
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "setup: installing ${need_pkgs[*]}" >&2
   SUDO=""
@@ -23,7 +24,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
-for t in mender-artifact openssl xz zstd gzip tar mkenvimage fw_printenv fw_setenv grub-editenv gcc; do
+for t in mender-artifact openssl xz zstd gzip tar mkenvimage fw_printenv fw_setenv grub-editenv gcc python3; do
   command -v "$t" >/dev/null || { echo "setup: $t is still missing" >&2; exit 1; }
 done
 

@@ -4,6 +4,7 @@ pub mod blockdev;
 pub mod bootenv;
 pub mod config;
 pub mod deploylog;
+pub mod download;
 #[cfg(feature = "heap-stats")]
 pub mod heap;
 pub mod inspect;

@@ -149,9 +149,6 @@ pub fn install(g: &Globals, source: &str, reboot_exit_code: bool) -> Result<Exit
     {
         return Err("an update is already installed and waits for 'commit' or 'rollback'".into());
     }
-    if source.starts_with("http://") || source.starts_with("https://") {
-        return Err("installing from a URL is not supported by this build yet; download the Artifact and install the file".into());
-    }
     let device_type_file = ctx.config.device_type_file(&ctx.data);
     let device_type = crate::store::device_type(&device_type_file)
         .map_err(|e| e.to_string())?
@@ -161,9 +158,16 @@ pub fn install(g: &Globals, source: &str, reboot_exit_code: bool) -> Result<Exit
     let slots = slots(&ctx.config, &mut env)?;
     let installed = installed_view(&ctx)?;
 
-    let mut file = std::fs::File::open(source)
-        .map_err(|e| format!("open {}: {}", source, crate::config::os_error_text(&e)))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (mut input, size): (Box<dyn Read>, u64) =
+        if source.starts_with("http://") || source.starts_with("https://") {
+            let d = crate::download::get(source)?;
+            (d.body, d.size.unwrap_or(0))
+        } else {
+            let file = std::fs::File::open(source)
+                .map_err(|e| format!("open {}: {}", source, crate::config::os_error_text(&e)))?;
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            (Box::new(file), size)
+        };
     println!("Installing Artifact of size {}...", size);
     let id = deploylog::standalone_deployment_id(SystemTime::now());
     match DeploymentLog::open(&ctx.data, &id, env!("CARGO_PKG_VERSION")) {
@@ -171,7 +175,7 @@ pub fn install(g: &Globals, source: &str, reboot_exit_code: bool) -> Result<Exit
         Err(e) => log::warn(&format!("can not open the deployment log: {}", e)),
     }
 
-    let result = write_image(&id, &slots, &installed, &device_type, &verifier, &mut file);
+    let result = write_image(&id, &slots, &installed, &device_type, &verifier, &mut input);
     let state = match result {
         Ok(state) => state,
         Err(e) => {

@@ -293,3 +293,86 @@ fn a_failed_rollback_marks_the_artifact_inconsistent() {
         "the failed deployment is over"
     );
 }
+
+/// A local HTTP server (python3 -m http.server) for `install URL`, stopped on drop.
+struct HttpServer(std::process::Child, u16);
+
+impl HttpServer {
+    fn serve(dir: &std::path::Path) -> HttpServer {
+        mender_tests::require_tool("python3");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start python3 http.server");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return HttpServer(child, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the local HTTP server did not start");
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn install_from_a_url() {
+    let dev = SimDevice::new(Boot::Grub, PART_MIB);
+    let img = image(700_000, 10);
+    let a2 = dev.artifact("release-2", &img, &[]);
+    let server = HttpServer::serve(a2.parent().unwrap());
+    let url = format!("http://127.0.0.1:{}/release-2.mender", server.1);
+    let out = dev.mender(&["install", &url]);
+    expect_ok("install URL", &out);
+    let size = std::fs::metadata(&a2).unwrap().len();
+    assert!(
+        stdout(&out).starts_with(&format!("Installing Artifact of size {size}...")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(&partition(&dev, 3)[..img.len()], &img[..]);
+    assert_eq!(dev.boot(false), "booted 3 (rootfs-b.p3)");
+    expect_ok("commit", &dev.mender(&["commit"]));
+    let before = dev.env_files();
+    let missing = format!("http://127.0.0.1:{}/nothing.mender", server.1);
+    let out = dev.mender(&["install", &missing]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("the server answered HTTP 404"),
+        "{}",
+        stderr(&out)
+    );
+    let out = dev.mender(&["install", "https://127.0.0.1:9/x.mender"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("https:// is not supported"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        dev.env_files(),
+        before,
+        "failed downloads must not touch the boot environment"
+    );
+}
