@@ -21,3 +21,20 @@ cargo test -q -p mender-core --no-default-features
 
 echo "== workspace tests (interop with the real mender-artifact, malformed, chunking, codecs)"
 cargo test -q --workspace
+
+echo "== release mender for aarch64-musl, armv7-gnueabihf, x86_64-musl and the host (targets/build.sh)"
+bash targets/build.sh
+cross=${CROSS_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/cross}
+case $cross in /*) ;; *) cross="$PWD/$cross" ;; esac
+
+echo "== binary size budgets (memory-budget.md)"
+cargo run -q -p mender-size-check -- --dir "$cross"
+
+echo "== standalone tests with the aarch64 musl binary under qemu-aarch64"
+MENDER_TEST_BIN="$cross/aarch64-unknown-linux-musl/release/mender" MENDER_TEST_RUNNER=qemu-aarch64 \
+  cargo test -q -p mender-tests --test standalone
+
+echo "== standalone tests with the armv7 binary under qemu-arm"
+MENDER_TEST_BIN="$cross/armv7-unknown-linux-gnueabihf/release/mender" \
+  MENDER_TEST_RUNNER="qemu-arm -L /usr/arm-linux-gnueabihf" \
+  cargo test -q -p mender-tests --test standalone

@@ -75,11 +75,56 @@ fn build_profile() -> (String, String) {
 /// Runs `cargo build -q -p mender-linux --bin mender` with the test build's profile, so the
 /// tests always exercise the current source, never a stale binary. Panics with cargo's output
 /// if the build fails.
+///
+/// `MENDER_TEST_BIN` names a binary to test instead (a cross build from `targets/build.sh`,
+/// run through [`mender_command`]); a relative path is taken from the workspace root.
 pub fn mender_bin() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BIN.get_or_init(build_mender) {
+    let bin = BIN.get_or_init(|| match std::env::var_os("MENDER_TEST_BIN") {
+        Some(given) if !given.is_empty() => given_bin(PathBuf::from(given)),
+        _ => build_mender(),
+    });
+    match bin {
         Ok(path) => path.clone(),
         Err(message) => panic!("{message}"),
+    }
+}
+
+fn given_bin(path: PathBuf) -> Result<PathBuf, String> {
+    let path = if path.is_absolute() {
+        path
+    } else {
+        workspace_root().join(path)
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("MENDER_TEST_BIN: {} is not a file", path.display()))
+    }
+}
+
+/// A command that runs the `mender` binary `bin`: directly, or behind the command prefix in
+/// `MENDER_TEST_RUNNER` (words split at whitespace, e.g. `qemu-arm -L /usr/arm-linux-gnueabihf`)
+/// so that a cross build runs under qemu-user.
+pub fn mender_command(bin: &Path) -> Command {
+    match std::env::var_os("MENDER_TEST_RUNNER") {
+        Some(runner) => match runner.to_str() {
+            Some(runner) => command_with_runner(runner, bin),
+            None => panic!("MENDER_TEST_RUNNER is not valid UTF-8: {runner:?}"),
+        },
+        None => Command::new(bin),
+    }
+}
+
+fn command_with_runner(runner: &str, bin: &Path) -> Command {
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
     }
 }
 
@@ -284,7 +329,7 @@ pub fn sha256_file(path: &Path) -> String {
 
 /// Runs `mender inspect ARTIFACT [--verify-key KEY] --json` and returns its raw output.
 pub fn inspect(artifact: &Path, verify_key: Option<&Path>) -> Output {
-    let mut cmd = Command::new(mender_bin());
+    let mut cmd = mender_command(&mender_bin());
     cmd.arg("inspect").arg(artifact);
     if let Some(key) = verify_key {
         cmd.arg("--verify-key").arg(key);
@@ -484,6 +529,32 @@ mod tests {
         assert!(require_tool("sh").is_file());
         let missing = std::panic::catch_unwind(|| require_tool("no-such-tool-mender-tests"));
         assert!(missing.is_err());
+    }
+
+    #[test]
+    fn runner_prefixes_the_binary() {
+        let bin = Path::new("/b/mender");
+        let cmd = command_with_runner("  qemu-arm -L /usr/arm-linux-gnueabihf ", bin);
+        assert_eq!(
+            describe(&cmd),
+            "qemu-arm -L /usr/arm-linux-gnueabihf /b/mender"
+        );
+        assert_eq!(
+            describe(&command_with_runner("qemu-aarch64", bin)),
+            "qemu-aarch64 /b/mender"
+        );
+        assert_eq!(describe(&command_with_runner(" ", bin)), "/b/mender");
+    }
+
+    #[test]
+    fn given_binary_must_exist() {
+        let dir = TempDir::new("given-bin");
+        let bin = dir.join("mender");
+        assert!(given_bin(bin.clone()).is_err());
+        std::fs::write(&bin, b"").expect("write into temp dir");
+        assert_eq!(given_bin(bin.clone()), Ok(bin));
+        let relative = given_bin(PathBuf::from("tests/Cargo.toml"));
+        assert_eq!(relative, Ok(workspace_root().join("tests/Cargo.toml")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A simulated device (tests/sim/make-device.sh) driven through the real `mender` binary and
 //! rebooted with the simulated bootloader (tests/sim/boot.sh), which uses the real
 //! fw_setenv/grub-editenv and so checks our environment writes independently.
-use crate::{mender_bin, require_tool, run, run_ok, workspace_root, TempDir};
+use crate::{mender_bin, mender_command, require_tool, run, run_ok, workspace_root, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -65,9 +65,10 @@ impl SimDevice {
         self.mender_with(&self.bin, args)
     }
 
-    /// The same with another build of the binary (e.g. with fault injection).
+    /// The same with another build of the binary (e.g. with fault injection); both honour
+    /// `MENDER_TEST_RUNNER` (see [`mender_command`]).
     pub fn mender_with(&self, bin: &Path, args: &[&str]) -> Output {
-        let mut cmd = Command::new(bin);
+        let mut cmd = mender_command(bin);
         cmd.arg("-c")
             .arg(self.path("mender.conf"))
             .arg("-d")

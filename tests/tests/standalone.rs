@@ -319,12 +319,14 @@ impl HttpServer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start python3 http.server");
+        let server = HttpServer(child, port);
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return HttpServer(child, port);
+                return server;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        // The panic drops `server`, which stops the child.
         panic!("the local HTTP server did not start");
     }
 }
