@@ -35,15 +35,21 @@ Global options:
   --version, -v                     print the version
 ";
 
+/// The 3.x client's error for a positional argument too many.
+fn ambiguous(v: std::ffi::OsString) -> Result<lexopt::Error, lexopt::Error> {
+    use lexopt::prelude::*;
+    Ok(format!(
+        "Ambiguous arguments given - unrecognized argument: {}",
+        v.string()?
+    )
+    .into())
+}
+
 fn no_more_args(parser: &mut lexopt::Parser) -> Result<(), lexopt::Error> {
     use lexopt::prelude::*;
     match parser.next()? {
         None => Ok(()),
-        Some(Value(v)) => Err(format!(
-            "Ambiguous arguments given - unrecognized argument: {}",
-            v.string()?
-        )
-        .into()),
+        Some(Value(v)) => Err(ambiguous(v)?),
         Some(arg) => Err(arg.unexpected()),
     }
 }
@@ -58,13 +64,7 @@ fn inspect_cmd(parser: &mut lexopt::Parser) -> Result<Result<ExitCode, String>, 
             Long("verify-key") | Short('k') => verify_keys.push(parser.value()?.string()?),
             Long("json") => json = true,
             Value(v) if artifact.is_none() => artifact = Some(v.string()?),
-            Value(v) => {
-                return Err(format!(
-                    "Ambiguous arguments given - unrecognized argument: {}",
-                    v.string()?
-                )
-                .into())
-            }
+            Value(v) => return Err(ambiguous(v)?),
             _ => return Err(arg.unexpected()),
         }
     }
@@ -101,13 +101,7 @@ fn install_cmd(
         match arg {
             Long("reboot-exit-code") => reboot_exit_code = true,
             Value(v) if source.is_none() => source = Some(v.string()?),
-            Value(v) => {
-                return Err(format!(
-                    "Ambiguous arguments given - unrecognized argument: {}",
-                    v.string()?
-                )
-                .into())
-            }
+            Value(v) => return Err(ambiguous(v)?),
             _ => return Err(arg.unexpected()),
         }
     }
