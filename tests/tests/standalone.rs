@@ -378,3 +378,50 @@ fn install_from_a_url() {
         "failed downloads must not touch the boot environment"
     );
 }
+
+#[test]
+fn a_configured_verify_key_requires_signed_artifacts() {
+    let dev = SimDevice::new(Boot::Uboot, PART_MIB);
+    let openssl = mender_tests::require_tool("openssl");
+    let key = dev.dir.join("key.pem");
+    let public = dev.dir.join("key.pub.pem");
+    mender_tests::run_ok(
+        std::process::Command::new(&openssl)
+            .args([
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-noout",
+                "-out",
+            ])
+            .arg(&key),
+    );
+    mender_tests::run_ok(
+        std::process::Command::new(&openssl)
+            .args(["ec", "-pubout", "-in"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&public),
+    );
+    let conf_path = dev.path("mender.conf");
+    let mut conf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&conf_path).unwrap()).unwrap();
+    conf["ArtifactVerifyKey"] = serde_json::json!(public.to_str().unwrap());
+    std::fs::write(&conf_path, serde_json::to_vec_pretty(&conf).unwrap()).unwrap();
+    let data = image(30_000, 12);
+    let unsigned = dev.artifact("unsigned", &data, &[]);
+    let out = dev.mender(&["install", unsigned.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", output_text(&out));
+    assert!(
+        stderr(&out).contains("reader: expecting signed artifact, but no signature file found"),
+        "{}",
+        stderr(&out)
+    );
+    let signed = dev.artifact("signed", &data, &["-k", key.to_str().unwrap()]);
+    expect_ok(
+        "signed install",
+        &dev.mender(&["install", signed.to_str().unwrap()]),
+    );
+    assert_eq!(dev.var("mender_boot_part").as_deref(), Some("3"));
+}
