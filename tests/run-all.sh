@@ -13,8 +13,8 @@ cargo clippy -q --workspace --all-targets -- -D warnings
 echo "== mender-core builds for a Cortex-M without an allocator"
 cargo build -q -p mender-core --no-default-features --target thumbv7em-none-eabihf
 
-echo "== boot-env codecs build for a Cortex-M too"
-cargo build -q -p mender-hal-uboot -p mender-hal-grub --target thumbv7em-none-eabihf
+echo "== boot-env codecs and the TLS download path build for a Cortex-M too"
+cargo build -q -p mender-hal-uboot -p mender-hal-grub -p mender-mcu-net --target thumbv7em-none-eabihf
 
 echo "== core tests without allocator (gzip/none only)"
 cargo test -q -p mender-core --no-default-features
