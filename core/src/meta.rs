@@ -485,6 +485,28 @@ impl<'a> HeaderInfo<'a> {
     }
 }
 
+/// Checks a provides/depends object: an object, no duplicate keys, at most [`MAX_PROVIDES`]
+/// keys of bounded length, and `value` for each value.
+fn each_key(
+    doc: Doc,
+    obj: &Value<'_>,
+    what: &'static str,
+    mut value: impl FnMut(&Value<'_>) -> Result<(), MetaError>,
+) -> Result<(), MetaError> {
+    if obj.kind != Kind::Object {
+        return Err(MetaError::WrongType(doc, what));
+    }
+    no_duplicate_keys(doc, obj, what)?;
+    for (n, (k, v)) in obj.members().enumerate() {
+        if n >= MAX_PROVIDES {
+            return Err(MetaError::Limit(doc, what, limit!(MAX_PROVIDES)));
+        }
+        key_of(doc, &k)?;
+        value(&v)?;
+    }
+    Ok(())
+}
+
 /// Validates a format-3 `type-info` against the payload type from header-info.
 pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), MetaError> {
     const D: Doc = Doc::TypeInfo;
@@ -513,71 +535,28 @@ pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), M
                     ));
                 }
             }
-            "artifact_provides" => {
-                if val.kind != Kind::Object {
-                    return Err(MetaError::WrongType(D, "artifact_provides"));
+            "artifact_provides" => each_key(D, &val, "artifact_provides", |pv| {
+                if pv.kind != Kind::String {
+                    return Err(MetaError::Invalid(
+                        "error reading type-info: Invalid TypeInfo provides type",
+                    ));
                 }
-                no_duplicate_keys(D, &val, "artifact_provides")?;
-                let mut n = 0;
-                for (pk, pv) in val.members() {
-                    n += 1;
-                    if n > MAX_PROVIDES {
-                        return Err(MetaError::Limit(
-                            D,
-                            "artifact_provides",
-                            limit!(MAX_PROVIDES),
-                        ));
-                    }
-                    key_of(D, &pk)?;
-                    if pv.kind != Kind::String {
-                        return Err(MetaError::Invalid(
-                            "error reading type-info: Invalid TypeInfo provides type",
-                        ));
-                    }
-                    check_string::<MAX_VALUE_LEN>(
-                        D,
-                        "artifact_provides",
-                        &pv,
-                        limit!(MAX_VALUE_LEN),
-                    )?;
+                check_string::<MAX_VALUE_LEN>(D, "artifact_provides", pv, limit!(MAX_VALUE_LEN))
+            })?,
+            "artifact_depends" => each_key(D, &val, "artifact_depends", |dv| match dv.kind {
+                Kind::String => {
+                    check_string::<MAX_VALUE_LEN>(D, "artifact_depends", dv, limit!(MAX_VALUE_LEN))
                 }
-            }
-            "artifact_depends" => {
-                if val.kind != Kind::Object {
-                    return Err(MetaError::WrongType(D, "artifact_depends"));
-                }
-                no_duplicate_keys(D, &val, "artifact_depends")?;
-                let mut n = 0;
-                for (dk, dv) in val.members() {
-                    n += 1;
-                    if n > MAX_PROVIDES {
-                        return Err(MetaError::Limit(
-                            D,
-                            "artifact_depends",
-                            limit!(MAX_PROVIDES),
-                        ));
-                    }
-                    key_of(D, &dk)?;
-                    match dv.kind {
-                        Kind::String => check_string::<MAX_VALUE_LEN>(
-                            D,
-                            "artifact_depends",
-                            &dv,
-                            limit!(MAX_VALUE_LEN),
-                        )?,
-                        Kind::Array => {
-                            check_string_list::<MAX_VALUE_LEN>(
-                                D,
-                                "artifact_depends",
-                                &dv,
-                                limit!(MAX_DEPENDS_VALUES),
-                                limit!(MAX_VALUE_LEN),
-                            )?;
-                        }
-                        _ => return Err(MetaError::WrongType(D, "artifact_depends")),
-                    }
-                }
-            }
+                Kind::Array => check_string_list::<MAX_VALUE_LEN>(
+                    D,
+                    "artifact_depends",
+                    dv,
+                    limit!(MAX_DEPENDS_VALUES),
+                    limit!(MAX_VALUE_LEN),
+                )
+                .map(|_| ()),
+                _ => Err(MetaError::WrongType(D, "artifact_depends")),
+            })?,
             "clears_artifact_provides" if val.kind != Kind::Null => {
                 check_string_list::<MAX_VALUE_LEN>(
                     D,

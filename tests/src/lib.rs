@@ -461,6 +461,58 @@ pub fn mismatch_report(
     )
 }
 
+/// xorshift64*: reproducible pseudo-random numbers for tests, without a dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// An index below `n` (0 when `n` is 0).
+    pub fn below_usize(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
+    }
+
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+/// Reads `data` with the core reader in pieces whose sizes `chunks` picks; the error text, if
+/// any (including an incomplete Artifact at the end).
+pub fn read_verdict(data: &[u8], chunks: &mut dyn FnMut() -> usize) -> Result<(), String> {
+    use mender_core::codec::WINDOW_SIZE;
+    use mender_core::reader::{Config, Event, Reader};
+    let mut window = Box::new([0u8; WINDOW_SIZE]);
+    let mut r = Reader::new(&mut window, Config::default());
+    let mut rest = data;
+    while !rest.is_empty() {
+        let n = chunks().clamp(1, rest.len());
+        let (mut c, tail) = rest.split_at(n);
+        rest = tail;
+        loop {
+            let (used, ev) = r.feed(c).map_err(|e| e.to_string())?;
+            c = &c[used..];
+            if ev == Event::NeedMore {
+                break;
+            }
+        }
+    }
+    r.finish().map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

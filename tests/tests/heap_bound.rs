@@ -15,7 +15,7 @@ use mender_core::hal::BlockDevice;
 use mender_core::install::{Device, ImageWriter, RootfsUpdate, WriteStats};
 use mender_core::provides::Installed;
 use mender_core::reader::Config;
-use mender_tests::{require_tool, run_ok, sha256_hex, workspace_root, TempDir};
+use mender_tests::{require_tool, run_ok, sha256_hex, workspace_root, Rng, TempDir};
 use sha2::{Digest, Sha256};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt;
@@ -101,29 +101,6 @@ const LZMA_DICT: usize = 64 * MIB;
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic images.
-
-/// xorshift64*: reproducible bytes without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-}
 
 /// Writes an image of `len` bytes and returns its SHA-256. Every image is a prefix of the
 /// same stream of 64 KiB blocks: 1/16 random (decoders copy literals or stored blocks), 5/16

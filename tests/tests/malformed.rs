@@ -4,9 +4,7 @@
 //! Bases are made by the real `mender-artifact` (uncompressed, so members can be edited); the
 //! tests take them apart into their members, break one thing, and put them back together,
 //! recomputing the manifest checksums unless the checksum itself is what is being broken.
-use mender_core::codec::WINDOW_SIZE;
-use mender_core::reader::{Config, Event, Reader};
-use mender_tests::{mender_bin, require_tool, run_ok, TempDir};
+use mender_tests::{mender_bin, read_verdict, require_tool, run_ok, TempDir};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
@@ -179,23 +177,7 @@ impl Parts {
 
 /// Feeds `bytes` with the given chunk size; returns the error text, or None if accepted.
 fn read_error(bytes: &[u8], chunk: usize) -> Option<String> {
-    let mut window = Box::new([0u8; WINDOW_SIZE]);
-    let mut r = Reader::new(&mut window, Config::default());
-    for c in bytes.chunks(chunk.max(1)) {
-        let mut c = c;
-        loop {
-            match r.feed(c) {
-                Ok((n, ev)) => {
-                    c = &c[n..];
-                    if ev == Event::NeedMore {
-                        break;
-                    }
-                }
-                Err(e) => return Some(e.to_string()),
-            }
-        }
-    }
-    r.finish().err().map(|e| e.to_string())
+    read_verdict(bytes, &mut || chunk).err()
 }
 
 /// Asserts that `bytes` is rejected with a message containing `needle`, whole and byte-wise.

@@ -1,42 +1,7 @@
 //! A deterministic mutation smoke run (the CI-sized sibling of the cargo-fuzz target in
 //! core/fuzz): damaged real Artifacts must be rejected or accepted without a panic, and the
 //! verdict must not depend on how the input is chunked.
-use mender_core::codec::WINDOW_SIZE;
-use mender_core::reader::{Config, Event, Reader};
-use mender_tests::fixtures_dir;
-
-fn verdict(data: &[u8], chunks: &mut dyn FnMut() -> usize) -> Result<(), String> {
-    let mut window = Box::new([0u8; WINDOW_SIZE]);
-    let mut r = Reader::new(&mut window, Config::default());
-    let mut rest = data;
-    while !rest.is_empty() {
-        let n = chunks().clamp(1, rest.len());
-        let (mut c, tail) = rest.split_at(n);
-        rest = tail;
-        loop {
-            let (used, ev) = r.feed(c).map_err(|e| e.to_string())?;
-            c = &c[used..];
-            if ev == Event::NeedMore {
-                break;
-            }
-        }
-    }
-    r.finish().map_err(|e| e.to_string())
-}
-
-/// xorshift64*: reproducible without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use mender_tests::{fixtures_dir, read_verdict, Rng};
 
 #[test]
 fn mutated_artifacts_never_panic_and_do_not_depend_on_chunking() {
@@ -51,34 +16,36 @@ fn mutated_artifacts_never_panic_and_do_not_depend_on_chunking() {
     for base in bases {
         let original = std::fs::read(fixtures_dir().join(base)).expect("fixture");
         assert_eq!(
-            verdict(&original, &mut || 8192),
+            read_verdict(&original, &mut || 8192),
             Ok(()),
             "{base} must be valid"
         );
         for _ in 0..300 {
             let mut m = original.clone();
-            match rng.below(4) {
+            match rng.below_usize(4) {
                 0 => {
-                    for _ in 0..=rng.below(4) {
-                        let i = rng.below(m.len());
-                        m[i] ^= 1 << rng.below(8);
+                    for _ in 0..=rng.below_usize(4) {
+                        let i = rng.below_usize(m.len());
+                        m[i] ^= 1 << rng.below_usize(8);
                     }
                 }
-                1 => m.truncate(rng.below(m.len())),
+                1 => m.truncate(rng.below_usize(m.len())),
                 2 => {
-                    let i = rng.below(m.len());
-                    let junk: Vec<u8> = (0..=rng.below(64)).map(|_| rng.next() as u8).collect();
+                    let i = rng.below_usize(m.len());
+                    let junk: Vec<u8> = (0..=rng.below_usize(64))
+                        .map(|_| rng.next_u64() as u8)
+                        .collect();
                     m.splice(i..i, junk);
                 }
                 _ => {
                     // Damage inside the first KiB, where the small members and headers are.
-                    let i = rng.below(1024.min(m.len()));
-                    m[i] = rng.next() as u8;
+                    let i = rng.below_usize(1024.min(m.len()));
+                    m[i] = rng.next_u64() as u8;
                 }
             }
-            let whole = verdict(&m, &mut || usize::MAX);
-            let mut seed = rng.next();
-            let chunked = verdict(&m, &mut || {
+            let whole = read_verdict(&m, &mut || usize::MAX);
+            let mut seed = rng.next_u64();
+            let chunked = read_verdict(&m, &mut || {
                 seed = seed.rotate_left(7) ^ 0x9e37_79b9;
                 (seed % 700) as usize + 1
             });
@@ -108,8 +75,8 @@ fn fuzz_regressions() {
         let Some((&k, rest)) = data.split_first() else {
             continue;
         };
-        let whole = verdict(rest, &mut || usize::MAX);
-        let chunked = verdict(rest, &mut || usize::from(k) + 1);
+        let whole = read_verdict(rest, &mut || usize::MAX);
+        let chunked = read_verdict(rest, &mut || usize::from(k) + 1);
         assert_eq!(whole, chunked, "{}", path.display());
         n += 1;
     }
