@@ -6,10 +6,9 @@
 //! 2. after the Artifact is complete and every checksum matched, the device is synced;
 //! 3. then one atomic boot-env change selects the new partition with `upgrade_available=1`, so
 //!    the bootloader falls back by itself if the new system never commits.
-use crate::codec::Window;
 use crate::hal::{BlockDevice, BootEnv};
 use crate::provides::{self, DependsError, Installed};
-use crate::reader::{self, ArtifactHeader, Config, Event, Reader};
+use crate::reader::{self, ArtifactHeader, Buffers, Config, Event, Reader};
 use core::fmt::{self, Write};
 use heapless::String;
 
@@ -252,13 +251,13 @@ pub struct RootfsUpdate<'w, B: BlockDevice> {
 
 impl<'w, B: BlockDevice> RootfsUpdate<'w, B> {
     pub fn new(
-        window: &'w mut Window,
+        buffers: Buffers<'w>,
         config: Config<'w>,
         device: Device<'w>,
         writer: ImageWriter<'w, B>,
     ) -> Self {
         RootfsUpdate {
-            reader: Reader::new(window, config),
+            reader: Reader::new(buffers, config),
             writer,
             device,
             progress: Progress::default(),

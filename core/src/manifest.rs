@@ -3,20 +3,18 @@
 //! bytes that are signed equal what the official writer produces.
 use crate::limits::{MAX_FILE_NAME_LEN, MAX_MANIFEST_ENTRIES};
 use core::fmt;
-use heapless::{String, Vec};
+use heapless::String;
 use nom::bytes::complete::{tag, take_while1, take_while_m_n};
 use nom::{IResult, Parser};
 
 /// Longest manifest path: `data/NNNN/` plus a file name.
 pub const MAX_MANIFEST_PATH_LEN: usize = MAX_FILE_NAME_LEN + 10;
 
-/// One manifest line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestEntry {
+/// One manifest line, borrowed from the raw manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManifestEntry<'a> {
     pub sha256: [u8; 32],
-    pub path: String<MAX_MANIFEST_PATH_LEN>,
-    /// Set when the covered file was read and its checksum matched.
-    pub seen: bool,
+    pub path: &'a str,
 }
 
 /// Why a manifest was refused. Texts follow the official reader where it has one.
@@ -55,10 +53,14 @@ impl fmt::Display for ManifestError {
     }
 }
 
-/// The parsed manifest.
-#[derive(Debug, Clone, Default)]
-pub struct Manifest {
-    entries: Vec<ManifestEntry, MAX_MANIFEST_ENTRIES>,
+/// A validated manifest: a view over the raw bytes of `manifest` and, in an augmented
+/// Artifact, `manifest-augment`. Nothing is copied: the reader keeps the raw bytes anyway (they
+/// are what the signature covers), and lines are looked up by scanning, which is cheap for the
+/// few entries an Artifact has ([`MAX_MANIFEST_ENTRIES`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Manifest<'a> {
+    main: &'a [u8],
+    augment: &'a [u8],
 }
 
 fn is_lower_hex(c: u8) -> bool {
@@ -97,65 +99,121 @@ pub fn split_data_path(path: &str) -> Option<(u16, &str)> {
     Some((num.parse().ok()?, name))
 }
 
-impl Manifest {
-    /// Parses the raw member bytes. Every line must be canonical and end with `\n`.
-    pub fn parse(mut raw: &[u8]) -> Result<Manifest, ManifestError> {
-        let mut m = Manifest::default();
-        let mut n = 0;
-        while !raw.is_empty() {
-            n += 1;
-            let (rest, (hex, path)) = line(raw).map_err(|_| ManifestError::MalformedLine(n))?;
-            raw = rest;
-            let path = core::str::from_utf8(path).map_err(|_| ManifestError::MalformedLine(n))?;
-            let path: String<MAX_MANIFEST_PATH_LEN> =
-                String::try_from(path).map_err(|_| ManifestError::PathTooLong(n))?;
-            if path.starts_with("data/") && split_data_path(&path).is_none() {
-                return Err(ManifestError::MalformedDataPath(path));
-            }
-            if m.find(&path).is_some() {
-                return Err(ManifestError::Duplicate(path));
-            }
-            let mut sha256 = [0u8; 32];
-            for (k, pair) in hex.chunks_exact(2).enumerate() {
-                sha256[k] = hex_nibble(pair[0]) << 4 | hex_nibble(pair[1]);
-            }
-            m.entries
-                .push(ManifestEntry {
-                    sha256,
-                    path,
-                    seen: false,
-                })
-                .map_err(|_| ManifestError::TooManyEntries)?;
+/// The lines of one raw manifest; stops at the first line that is not canonical, reporting
+/// its 1-based number.
+struct Lines<'a> {
+    raw: &'a [u8],
+    n: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Result<ManifestEntry<'a>, ManifestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.raw.is_empty() {
+            return None;
         }
-        Ok(m)
+        self.n += 1;
+        let n = self.n;
+        let parsed = line(self.raw)
+            .ok()
+            .and_then(|(rest, (hex, path))| Some((rest, hex, core::str::from_utf8(path).ok()?)));
+        let Some((rest, hex, path)) = parsed else {
+            self.raw = &[];
+            return Some(Err(ManifestError::MalformedLine(n)));
+        };
+        self.raw = rest;
+        let mut sha256 = [0u8; 32];
+        for (k, pair) in hex.chunks_exact(2).enumerate() {
+            sha256[k] = hex_nibble(pair[0]) << 4 | hex_nibble(pair[1]);
+        }
+        Some(Ok(ManifestEntry { sha256, path }))
+    }
+}
+
+fn lines(raw: &[u8]) -> Lines<'_> {
+    Lines { raw, n: 0 }
+}
+
+fn owned(p: &str) -> String<MAX_MANIFEST_PATH_LEN> {
+    let mut s = String::new();
+    for c in p.chars() {
+        if s.push(c).is_err() {
+            break;
+        }
+    }
+    s
+}
+
+impl<'a> Manifest<'a> {
+    /// Validates the raw `manifest` member. Every line must be canonical and end with `\n`.
+    pub fn parse(raw: &'a [u8]) -> Result<Manifest<'a>, ManifestError> {
+        let m = Manifest {
+            main: &[],
+            augment: &[],
+        };
+        m.check_new(raw)?;
+        Ok(Manifest {
+            main: raw,
+            augment: &[],
+        })
     }
 
-    /// Adds the entries of `manifest-augment` (paths must be new).
-    pub fn merge(&mut self, other: &Manifest) -> Result<(), ManifestError> {
-        for e in &other.entries {
-            if self.find(&e.path).is_some() {
-                return Err(ManifestError::Duplicate(e.path.clone()));
+    /// Adds the entries of `manifest-augment` (validated like the manifest; paths must be new).
+    pub fn merge(self, augment: &'a [u8]) -> Result<Manifest<'a>, ManifestError> {
+        self.check_new(augment)?;
+        Ok(Manifest {
+            main: self.main,
+            augment,
+        })
+    }
+
+    /// A manifest whose parts were validated before (by [`Manifest::parse`] and
+    /// [`Manifest::merge`]); the reader keeps only the raw bytes between calls.
+    pub(crate) fn validated(main: &'a [u8], augment: &'a [u8]) -> Manifest<'a> {
+        Manifest { main, augment }
+    }
+
+    /// Checks that `raw` is canonical, its paths well-formed and new, and the total in bounds.
+    fn check_new(&self, raw: &[u8]) -> Result<(), ManifestError> {
+        let mut count = self.len();
+        for (k, entry) in lines(raw).enumerate() {
+            let entry = entry?;
+            let n = k + 1;
+            if entry.path.len() > MAX_MANIFEST_PATH_LEN {
+                return Err(ManifestError::PathTooLong(n));
             }
-            self.entries
-                .push(e.clone())
-                .map_err(|_| ManifestError::TooManyEntries)?;
+            if entry.path.starts_with("data/") && split_data_path(entry.path).is_none() {
+                return Err(ManifestError::MalformedDataPath(owned(entry.path)));
+            }
+            let earlier = lines(raw).take(k).flatten().any(|e| e.path == entry.path);
+            if earlier || self.find(entry.path).is_some() {
+                return Err(ManifestError::Duplicate(owned(entry.path)));
+            }
+            count += 1;
+            if count > MAX_MANIFEST_ENTRIES {
+                return Err(ManifestError::TooManyEntries);
+            }
         }
         Ok(())
     }
 
-    pub fn find(&self, path: &str) -> Option<&ManifestEntry> {
-        self.entries.iter().find(|e| e.path == path)
+    /// Every entry, the manifest's first, then the augment's; numbered by position.
+    pub fn entries(&self) -> impl Iterator<Item = ManifestEntry<'a>> + 'a {
+        lines(self.main).chain(lines(self.augment)).flatten()
     }
 
-    /// Marks `path` as seen and verified.
-    pub fn mark_seen(&mut self, path: &str) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.path == path) {
-            e.seen = true;
-        }
+    /// The entry for `path` and its position in [`Manifest::entries`].
+    pub fn find(&self, path: &str) -> Option<(usize, ManifestEntry<'a>)> {
+        self.entries().enumerate().find(|(_, e)| e.path == path)
     }
 
-    pub fn entries(&self) -> &[ManifestEntry] {
-        &self.entries
+    pub fn len(&self) -> usize {
+        self.entries().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.main.is_empty() && self.augment.is_empty()
     }
 }
 
@@ -168,8 +226,16 @@ mod tests {
     fn parses_canonical_lines() {
         let raw = std::format!("{H}  data/0000/rootfs.img\n{H}  header.tar.gz\n{H}  version\n");
         let m = Manifest::parse(raw.as_bytes()).unwrap();
-        assert_eq!(m.entries().len(), 3);
-        assert_eq!(m.find("version").unwrap().sha256[0], 0x96);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.find("version").unwrap().0, 2);
+        assert_eq!(m.find("version").unwrap().1.sha256[0], 0x96);
+        let aug = std::format!("{H}  data/0000/extra.img\n");
+        let m = m.merge(aug.as_bytes()).unwrap();
+        assert_eq!(m.find("data/0000/extra.img").unwrap().0, 3);
+        assert!(matches!(
+            m.merge(aug.as_bytes()),
+            Err(ManifestError::Duplicate(_))
+        ));
         assert_eq!(
             split_data_path("data/0000/rootfs.img"),
             Some((0, "rootfs.img"))

@@ -11,15 +11,15 @@
 //! Payload bytes are handed out as they are decoded; each file is reported verified only after
 //! its SHA-256 matched, so a consumer must not commit anything before
 //! [`Event::PayloadFileVerified`] and [`Event::ArtifactComplete`].
-use crate::codec::{CodecError, CodecLimits, Compression, Decoder, Window};
+use crate::codec::{CodecError, CodecLimits, Compression, Decoder, Workspace};
 use crate::limits::*;
-use crate::manifest::{Manifest, ManifestError, MAX_MANIFEST_PATH_LEN};
+use crate::manifest::{split_data_path, Manifest, ManifestError, MAX_MANIFEST_PATH_LEN};
 use crate::meta::{self, limit, HeaderInfo, Limit, MetaError, TypeInfo};
 use crate::signature::{
     decode_base64, SignatureError, Verifier, MAX_SIGNATURE_B64_LEN, MAX_SIGNATURE_LEN,
 };
 use crate::tar::{EntryKind, TarError, TarEvent, TarReader};
-use core::fmt;
+use core::fmt::{self, Write as _};
 use heapless::{String, Vec};
 use sha2::{Digest, Sha256};
 
@@ -204,13 +204,149 @@ pub enum SignatureStatus {
     Verified,
 }
 
-/// A payload file as it was read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayloadFile {
+/// A payload file that was read and verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadFile<'a> {
     pub payload: u16,
-    pub name: String<MAX_FILE_NAME_LEN>,
+    pub name: &'a str,
     pub size: u64,
     pub sha256: [u8; 32],
+}
+
+/// A payload file as the reader tracks it; its name and checksum stay in the manifest.
+#[derive(Debug, Clone, Copy)]
+struct FileRecord {
+    /// Position of its line in the manifest.
+    entry: u8,
+    size: u64,
+    verified: bool,
+}
+
+/// Memory the caller gives the reader (sans-I/O, no allocator: the caller decides where it
+/// lives and how much a build can afford).
+pub struct Buffers<'w> {
+    /// Holds the Artifact's documents while it is read: `manifest` (and `manifest-augment`),
+    /// header-info, type-info, meta-data, state script names, and briefly `version` and
+    /// `manifest.sig`. Each document keeps its own limit from [`crate::limits`]; the arena is
+    /// the total. [`ARENA_SIZE_FULL`] never runs out before a per-document limit; a rootfs
+    /// Artifact of the usual shape needs well under 2 KiB. Running out is
+    /// [`Error::Limit`] naming the document and `Buffers::arena`.
+    pub arena: &'w mut [u8],
+    /// Decoder memory for compressed Artifacts; without it only uncompressed ones are read,
+    /// and a compressed member is [`CodecError::NoWorkspace`].
+    pub workspace: Option<&'w mut Workspace>,
+}
+
+/// Buffers that own their memory on the heap: the full arena and a workspace (hosted builds).
+#[cfg(feature = "alloc")]
+pub struct HeapBuffers {
+    arena: alloc::vec::Vec<u8>,
+    workspace: alloc::boxed::Box<Workspace>,
+}
+
+#[cfg(feature = "alloc")]
+impl HeapBuffers {
+    pub fn new() -> Self {
+        HeapBuffers {
+            arena: alloc::vec![0; ARENA_SIZE_FULL],
+            workspace: alloc::boxed::Box::default(),
+        }
+    }
+
+    /// Lends both to a reader.
+    pub fn buffers(&mut self) -> Buffers<'_> {
+        Buffers {
+            arena: &mut self.arena,
+            workspace: Some(&mut self.workspace),
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Default for HeapBuffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An arena this large holds every document at its own limit at once, so the arena itself
+/// never sets a tighter limit (hosted builds use it).
+pub const ARENA_SIZE_FULL: usize = 2 * MAX_MANIFEST_SIZE
+    + MAX_HEADER_INFO_SIZE
+    + 2 * (MAX_TYPE_INFO_SIZE + MAX_META_DATA_SIZE)
+    + MAX_FILES_DOC_SIZE
+    + MAX_SCRIPTS * (MAX_SCRIPT_NAME_LEN + 1)
+    + if MAX_HEADER_INFO_SIZE > MAX_SIGNATURE_B64_LEN {
+        MAX_HEADER_INFO_SIZE
+    } else {
+        MAX_SIGNATURE_B64_LEN
+    };
+
+// Verified manifest entries are tracked in a `u32` bit set.
+const _: () = assert!(MAX_MANIFEST_ENTRIES <= 32);
+// Files are named by their manifest position in a `u8`.
+const _: () = assert!(MAX_MANIFEST_ENTRIES <= 255);
+
+/// A document's place in the arena.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+/// A stack of documents in the caller's buffer: a document grows only while it is the last
+/// one, which the Artifact's fixed member order guarantees; transient ones are popped.
+struct Arena<'w> {
+    buf: &'w mut [u8],
+    top: usize,
+}
+
+impl Arena<'_> {
+    /// A new, empty document at the top.
+    fn open(&self) -> Span {
+        Span {
+            start: self.top,
+            len: 0,
+        }
+    }
+
+    fn push(
+        &mut self,
+        doc: &mut Span,
+        data: &[u8],
+        what: &'static str,
+        l: Limit,
+    ) -> Result<(), Error> {
+        if doc.len.saturating_add(data.len()) > l.max {
+            return Err(Error::Limit(what, l));
+        }
+        if doc.start + doc.len != self.top {
+            return Err(Error::Invalid("reader: internal arena order"));
+        }
+        let end = self.top + data.len();
+        let full = Error::Limit(
+            what,
+            Limit {
+                name: "Buffers::arena",
+                max: self.buf.len(),
+            },
+        );
+        let dst = self.buf.get_mut(self.top..end).ok_or(full)?;
+        dst.copy_from_slice(data);
+        self.top = end;
+        doc.len += data.len();
+        Ok(())
+    }
+
+    fn get(&self, doc: Span) -> &[u8] {
+        self.buf.get(doc.start..doc.start + doc.len).unwrap_or(&[])
+    }
+
+    /// Frees `doc` and everything above it.
+    fn pop(&mut self, doc: &mut Span) {
+        self.top = self.top.min(doc.start);
+        *doc = Span::default();
+    }
 }
 
 /// Reader settings.
@@ -287,7 +423,6 @@ enum Raw {
 /// State of the compressed/uncompressed tar inside the current header or data member.
 struct Inner {
     member: Member,
-    name: PathString,
     kind: Compression,
     decoder: Option<Decoder>,
     decoded_all: bool,
@@ -300,58 +435,83 @@ struct Inner {
     entries: usize,
 }
 
-/// Everything but the window, so that the window can be borrowed separately.
-struct State<'v> {
-    verifier: Option<&'v dyn Verifier>,
+impl Inner {
+    /// The member's name as the Artifact has it, for messages.
+    fn name(&self) -> PathString {
+        member_name(self.member, self.kind)
+    }
+}
+
+fn member_name(member: Member, kind: Compression) -> PathString {
+    let mut p = PathString::new();
+    let _ = match member {
+        Member::Data(i) => write!(p, "data/{:04}.tar{}", i, kind.suffix()),
+        Member::HeaderAugment => write!(p, "header-augment.tar{}", kind.suffix()),
+        _ => write!(p, "{}", header_member(kind)),
+    };
+    p
+}
+
+fn header_member(kind: Compression) -> &'static str {
+    match kind {
+        Compression::None => "header.tar",
+        Compression::Gzip => "header.tar.gz",
+        Compression::Xz => "header.tar.xz",
+        Compression::Zstd => "header.tar.zst",
+    }
+}
+
+/// Everything but the workspace, so that the workspace can be borrowed separately.
+struct State<'w> {
+    verifier: Option<&'w dyn Verifier>,
     codec_limits: CodecLimits,
+    arena: Arena<'w>,
     outer: TarReader,
     stage: Stage,
     member: Option<Member>,
     format: u32,
     version_sha: [u8; 32],
-    small: Vec<u8, MAX_SIGNATURE_B64_LEN>,
-    manifest_raw: Vec<u8, MAX_MANIFEST_SIZE>,
-    manifest: Manifest,
+    /// `version` or `manifest.sig` while it is read (transient, at the top of the arena).
+    small: Span,
+    manifest_raw: Span,
+    augment_manifest_raw: Span,
+    /// Manifest entries whose file was read and matched (bit = position in the manifest).
+    seen: u32,
     signature: SignatureStatus,
     hasher: Sha256,
-    header_name: PathString,
-    header_info: Vec<u8, MAX_HEADER_INFO_SIZE>,
-    type_info: Vec<u8, MAX_TYPE_INFO_SIZE>,
-    meta_data: Vec<u8, MAX_META_DATA_SIZE>,
-    files_doc: Vec<u8, MAX_FILES_DOC_SIZE>,
+    header_kind: Compression,
+    header_info: Span,
+    type_info: Span,
+    meta_data: Span,
+    files_doc: Span,
     has_header_info: bool,
     has_type_info: bool,
     has_meta_data: bool,
     has_files_doc: bool,
-    scripts: Vec<String<MAX_SCRIPT_NAME_LEN>, MAX_SCRIPTS>,
+    /// State script names, each followed by `\n`.
+    scripts: Span,
     /// The Artifact has `manifest-augment` (and so `header-augment.tar*`).
     augmented: bool,
-    /// `header-augment`'s type-info and meta-data (unsigned by design of the format).
-    augment_type_info: Vec<u8, MAX_TYPE_INFO_SIZE>,
-    augment_meta_data: Vec<u8, MAX_META_DATA_SIZE>,
+    /// `header-augment`'s header-info (transient), type-info and meta-data (unsigned by design
+    /// of the format).
+    augment_header_info: Span,
+    augment_type_info: Span,
+    augment_meta_data: Span,
     has_augment_header_info: bool,
     has_augment_type_info: bool,
     has_augment_meta_data: bool,
     inner: Option<Inner>,
-    files: Vec<PayloadFile, MAX_PAYLOAD_FILES>,
+    files: Vec<FileRecord, MAX_PAYLOAD_FILES>,
     next_data: u16,
     failed: bool,
+    /// The caller gave a [`Workspace`], so compressed members can be decoded.
+    has_workspace: bool,
 }
 
 /// The push parser. Feed it the Artifact in slices of any size.
 pub struct Reader<'w> {
-    window: &'w mut Window,
+    workspace: Option<&'w mut Workspace>,
     st: State<'w>,
-}
-
-fn push_limited<const N: usize>(
-    buf: &mut Vec<u8, N>,
-    data: &[u8],
-    what: &'static str,
-    l: Limit,
-) -> Result<(), Error> {
-    buf.extend_from_slice(data)
-        .map_err(|_| Error::Limit(what, l))
 }
 
 fn is_allowed_name(name: &str) -> bool {
@@ -364,36 +524,43 @@ fn is_allowed_name(name: &str) -> bool {
 }
 
 impl<'w> Reader<'w> {
-    /// A reader that decodes into the caller-owned `window` (32 KiB).
-    pub fn new(window: &'w mut Window, config: Config<'w>) -> Self {
+    /// A reader working in the caller's `buffers`.
+    pub fn new(buffers: Buffers<'w>, config: Config<'w>) -> Self {
+        let has_workspace = buffers.workspace.is_some();
         Reader {
-            window,
+            workspace: buffers.workspace,
             st: State {
                 verifier: config.verifier,
                 codec_limits: config.codec_limits,
+                arena: Arena {
+                    buf: buffers.arena,
+                    top: 0,
+                },
                 outer: TarReader::new(),
                 stage: Stage::Version,
                 member: None,
                 format: 0,
                 version_sha: [0; 32],
-                small: Vec::new(),
-                manifest_raw: Vec::new(),
-                manifest: Manifest::default(),
+                small: Span::default(),
+                manifest_raw: Span::default(),
+                augment_manifest_raw: Span::default(),
+                seen: 0,
                 signature: SignatureStatus::None,
                 hasher: Sha256::new(),
-                header_name: PathString::new(),
-                header_info: Vec::new(),
-                type_info: Vec::new(),
-                meta_data: Vec::new(),
-                files_doc: Vec::new(),
+                header_kind: Compression::None,
+                header_info: Span::default(),
+                type_info: Span::default(),
+                meta_data: Span::default(),
+                files_doc: Span::default(),
                 has_header_info: false,
                 has_type_info: false,
                 has_meta_data: false,
                 has_files_doc: false,
-                scripts: Vec::new(),
+                scripts: Span::default(),
                 augmented: false,
-                augment_type_info: Vec::new(),
-                augment_meta_data: Vec::new(),
+                augment_header_info: Span::default(),
+                augment_type_info: Span::default(),
+                augment_meta_data: Span::default(),
                 has_augment_header_info: false,
                 has_augment_type_info: false,
                 has_augment_meta_data: false,
@@ -401,6 +568,7 @@ impl<'w> Reader<'w> {
                 files: Vec::new(),
                 next_data: 0,
                 failed: false,
+                has_workspace,
             },
         }
     }
@@ -411,7 +579,7 @@ impl<'w> Reader<'w> {
         if self.st.failed {
             return Err(Error::AfterError);
         }
-        let r = self.st.run(self.window, input);
+        let r = self.st.run(self.workspace.as_deref_mut(), input);
         let (used, raw) = match r {
             Ok(v) => v,
             Err(e) => {
@@ -426,24 +594,27 @@ impl<'w> Reader<'w> {
             Raw::Complete => Event::ArtifactComplete,
             Raw::FileStart(i) | Raw::FileVerified(i) => {
                 let f = st
-                    .files
-                    .get(i)
+                    .file(i)
                     .ok_or(Error::Invalid("reader: internal file index"))?;
                 if matches!(raw, Raw::FileStart(_)) {
                     Event::PayloadFileStart {
                         payload: f.payload,
-                        name: &f.name,
+                        name: f.name,
                         size: f.size,
                     }
                 } else {
                     Event::PayloadFileVerified {
                         payload: f.payload,
-                        name: &f.name,
+                        name: f.name,
                     }
                 }
             }
             Raw::Data { window, start, len } => {
-                let src: &[u8] = if window { &self.window[..] } else { input };
+                let src: &[u8] = match (window, &self.workspace) {
+                    (true, Some(ws)) => &ws.window[..],
+                    (true, None) => &[],
+                    (false, _) => input,
+                };
                 Event::PayloadData(
                     src.get(start..start + len)
                         .ok_or(Error::Invalid("reader: internal data range"))?,
@@ -468,22 +639,23 @@ impl<'w> Reader<'w> {
         if st.stage < Stage::Data {
             return None;
         }
+        let doc = |s: Span| st.arena.get(s);
         Some(ArtifactHeader {
             format: st.format,
-            info: HeaderInfo::new(&st.header_info, st.format)?,
+            info: HeaderInfo::new(doc(st.header_info), st.format)?,
             type_info: if st.has_type_info && st.format == 3 {
-                TypeInfo::new(&st.type_info)
+                TypeInfo::new(doc(st.type_info))
             } else {
                 None
             },
-            meta_data: non_empty(st.has_meta_data, &st.meta_data),
-            scripts: &st.scripts,
+            meta_data: non_empty(st.has_meta_data, doc(st.meta_data)),
+            scripts: Scripts(core::str::from_utf8(doc(st.scripts)).unwrap_or("")),
             signature: st.signature,
-            header_member: &st.header_name,
+            header_member: header_member(st.header_kind),
             augment: if st.augmented {
                 Some(Augment {
-                    type_info: TypeInfo::new(&st.augment_type_info)?,
-                    meta_data: non_empty(st.has_augment_meta_data, &st.augment_meta_data),
+                    type_info: TypeInfo::new(doc(st.augment_type_info))?,
+                    meta_data: non_empty(st.has_augment_meta_data, doc(st.augment_meta_data)),
                 })
             } else {
                 None
@@ -491,9 +663,54 @@ impl<'w> Reader<'w> {
         })
     }
 
-    /// Payload files read and verified so far (complete after [`Event::ArtifactComplete`]).
-    pub fn files(&self) -> &[PayloadFile] {
-        &self.st.files
+    /// Payload files read and verified so far, in Artifact order (complete after
+    /// [`Event::ArtifactComplete`]).
+    pub fn files(&self) -> impl Iterator<Item = PayloadFile<'_>> + '_ {
+        (0..self.st.files.len())
+            .filter_map(|i| self.st.file(i))
+            .filter(|f| f.verified)
+            .map(|f| PayloadFile {
+                payload: f.payload,
+                name: f.name,
+                size: f.size,
+                sha256: f.sha256,
+            })
+    }
+}
+
+/// A file as the reader reports it, resolved from its record and manifest line.
+struct FileView<'a> {
+    payload: u16,
+    name: &'a str,
+    size: u64,
+    sha256: [u8; 32],
+    verified: bool,
+}
+
+/// State script names in header order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scripts<'a>(&'a str);
+
+impl<'a> Scripts<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.split_terminator('\n')
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for Scripts<'a> {
+    type Item = &'a str;
+    type IntoIter = core::str::SplitTerminator<'a, char>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.split_terminator('\n')
     }
 }
 
@@ -508,7 +725,7 @@ pub struct ArtifactHeader<'a> {
     /// Raw meta-data JSON object of payload 0, if any.
     pub meta_data: Option<&'a [u8]>,
     /// State script names in header order.
-    pub scripts: &'a [String<MAX_SCRIPT_NAME_LEN>],
+    pub scripts: Scripts<'a>,
     pub signature: SignatureStatus,
     /// `header.tar[...]` as named in the Artifact.
     pub header_member: &'a str,
@@ -568,14 +785,16 @@ fn non_empty(present: bool, raw: &[u8]) -> Option<&[u8]> {
 }
 
 impl<'v> State<'v> {
-    fn run(&mut self, window: &mut Window, input: &[u8]) -> Result<(usize, Raw), Error> {
+    fn run(&mut self, mut ws: Option<&mut Workspace>, input: &[u8]) -> Result<(usize, Raw), Error> {
+        const NO_WS: Error = Error::Invalid("reader: internal: decoder without workspace");
         let mut used = 0;
         loop {
             // 1. Decoded bytes waiting for the inner tar, or a member being drained.
             if let Some(inner) = &mut self.inner {
                 if inner.pending.0 < inner.pending.1 {
                     let (a, b) = inner.pending;
-                    let (n, raw) = self.inner_step(&window[a..b])?;
+                    let window = &ws.as_deref().ok_or(NO_WS)?.window;
+                    let (n, raw) = self.inner_step(window.get(a..b).ok_or(NO_WS)?)?;
                     if let Some(inner) = &mut self.inner {
                         inner.pending.0 += n;
                     }
@@ -588,13 +807,13 @@ impl<'v> State<'v> {
                     if !inner.decoded_all {
                         if let Some(dec) = &mut inner.decoder {
                             let step = dec
-                                .decode(&[], window, true)
-                                .map_err(|e| Error::Codec(inner.name.clone(), e))?;
+                                .decode(&[], ws.as_deref_mut().ok_or(NO_WS)?, true)
+                                .map_err(|e| Error::Codec(inner.name(), e))?;
                             inner.pending = (step.out_start, step.out_start + step.out_len);
                             inner.decoded_all = step.done;
                             if step.out_len == 0 && !step.done {
                                 return Err(Error::Codec(
-                                    inner.name.clone(),
+                                    inner.name(),
                                     CodecError::Truncated(inner.kind),
                                 ));
                             }
@@ -617,27 +836,27 @@ impl<'v> State<'v> {
                 TarEvent::Data { len } => {
                     let data = &input[used..used + len];
                     let last = len as u64 == self.outer.remaining();
+                    let arena = &mut self.arena;
                     let buffered = match self.member {
                         Some(Member::Version) => {
-                            push_limited(
-                                &mut self.small,
-                                data,
-                                "version",
-                                limit!(MAX_VERSION_SIZE),
-                            )?;
-                            if self.small.len() > MAX_VERSION_SIZE {
-                                return Err(Error::Limit("version", limit!(MAX_VERSION_SIZE)));
-                            }
+                            let l = limit!(MAX_VERSION_SIZE);
+                            arena.push(&mut self.small, data, "version", l)?;
                             true
                         }
                         Some(Member::Signature) => {
                             let l = limit!(MAX_SIGNATURE_B64_LEN);
-                            push_limited(&mut self.small, data, "manifest.sig", l)?;
+                            arena.push(&mut self.small, data, "manifest.sig", l)?;
                             true
                         }
-                        Some(Member::Manifest | Member::ManifestAugment) => {
+                        Some(Member::Manifest) => {
                             let l = limit!(MAX_MANIFEST_SIZE);
-                            push_limited(&mut self.manifest_raw, data, "manifest", l)?;
+                            arena.push(&mut self.manifest_raw, data, "manifest", l)?;
+                            true
+                        }
+                        Some(Member::ManifestAugment) => {
+                            let l = limit!(MAX_MANIFEST_SIZE);
+                            let doc = &mut self.augment_manifest_raw;
+                            arena.push(doc, data, "manifest-augment", l)?;
                             true
                         }
                         _ => false,
@@ -654,8 +873,8 @@ impl<'v> State<'v> {
                             };
                             if let Some(dec) = &mut inner.decoder {
                                 let step = dec
-                                    .decode(data, window, last)
-                                    .map_err(|e| Error::Codec(inner.name.clone(), e))?;
+                                    .decode(data, ws.as_deref_mut().ok_or(NO_WS)?, last)
+                                    .map_err(|e| Error::Codec(inner.name(), e))?;
                                 if !matches!(inner.member, Member::Data(_)) {
                                     self.hasher.update(&data[..step.consumed]);
                                 }
@@ -666,7 +885,7 @@ impl<'v> State<'v> {
                                 if step.consumed == 0 && step.out_len == 0 && !step.done {
                                     if last {
                                         return Err(Error::Codec(
-                                            inner.name.clone(),
+                                            inner.name(),
                                             CodecError::Truncated(inner.kind),
                                         ));
                                     }
@@ -742,14 +961,14 @@ impl<'v> State<'v> {
                     if self.verifier.is_some() && !sig {
                         return Err(Error::NotSigned);
                     }
-                    self.manifest_raw.clear();
+                    self.augment_manifest_raw = self.arena.open();
                     Member::ManifestAugment
                 } else if let Some(kind) = self.header_compression(&name) {
                     if self.verifier.is_some() && !sig {
                         return Err(Error::NotSigned);
                     }
                     self.start_inner(Member::Header, &name, kind)?;
-                    self.header_name = name.clone();
+                    self.header_kind = kind;
                     Member::Header
                 } else {
                     return Err(structure(if sig {
@@ -768,21 +987,18 @@ impl<'v> State<'v> {
                     }));
                 };
                 self.start_inner(Member::Header, &name, kind)?;
-                self.header_name = name.clone();
+                self.header_kind = kind;
                 Member::Header
             }
             Stage::HeaderAugment => {
                 // The augment header uses the same compression as the header.
-                let want = self.header_name.strip_prefix("header.tar").unwrap_or("");
-                if name.strip_prefix("header-augment.tar") != Some(want) {
+                let kind = self.header_kind;
+                if name.strip_prefix("header-augment.tar") != Some(kind.suffix()) {
                     return Err(Error::Structure {
                         seen: "manifest manifest-augment header ",
                         wrong: name.clone(),
                     });
                 }
-                let kind = self
-                    .header_compression(&self.header_name.clone())
-                    .unwrap_or(Compression::None);
                 self.start_inner(Member::HeaderAugment, &name, kind)?;
                 Member::HeaderAugment
             }
@@ -799,6 +1015,11 @@ impl<'v> State<'v> {
             }
             Stage::Header | Stage::Done => return Err(Error::InvalidDataFileName(name)),
         };
+        match member {
+            Member::Version | Member::Signature => self.small = self.arena.open(),
+            Member::Manifest => self.manifest_raw = self.arena.open(),
+            _ => {}
+        }
         self.member = Some(member);
         Ok(())
     }
@@ -809,21 +1030,53 @@ impl<'v> State<'v> {
     }
 
     fn payload_count(&self) -> usize {
-        HeaderInfo::new(&self.header_info, self.format).map_or(0, |h| h.payload_count())
+        self.header_info().map_or(0, |h| h.payload_count())
+    }
+
+    fn header_info(&self) -> Option<HeaderInfo<'_>> {
+        HeaderInfo::new(self.arena.get(self.header_info), self.format)
+    }
+
+    /// The manifest (with the augment's entries once read).
+    fn manifest(&self) -> Manifest<'_> {
+        Manifest::validated(
+            self.arena.get(self.manifest_raw),
+            self.arena.get(self.augment_manifest_raw),
+        )
+    }
+
+    /// Records that the file at manifest position `i` was read and matched.
+    fn mark_seen(&mut self, i: usize) {
+        self.seen |= 1u32.checked_shl(i as u32).unwrap_or(0);
+    }
+
+    fn file(&self, i: usize) -> Option<FileView<'_>> {
+        let rec = self.files.get(i)?;
+        let entry = self.manifest().entries().nth(usize::from(rec.entry))?;
+        let (payload, name) = split_data_path(entry.path)?;
+        Some(FileView {
+            payload,
+            name,
+            size: rec.size,
+            sha256: entry.sha256,
+            verified: rec.verified,
+        })
     }
 
     fn start_inner(&mut self, member: Member, name: &str, kind: Compression) -> Result<(), Error> {
+        if kind != Compression::None && !self.has_workspace {
+            return Err(Error::Codec(path(name), CodecError::NoWorkspace(kind)));
+        }
         let decoder =
             Decoder::new(kind, &self.codec_limits).map_err(|e| Error::Codec(path(name), e))?;
         if matches!(member, Member::Header | Member::HeaderAugment) {
-            if self.manifest.find(name).is_none() {
+            if self.manifest().find(name).is_none() {
                 return Err(Error::ChecksumMissing(path(name)));
             }
             self.hasher = Sha256::new();
         }
         self.inner = Some(Inner {
             member,
-            name: path(name),
             kind,
             decoder,
             decoded_all: false,
@@ -839,15 +1092,16 @@ impl<'v> State<'v> {
     fn end_member(&mut self) -> Result<Option<Raw>, Error> {
         match self.member.take() {
             Some(Member::Version) => {
-                self.format = meta::parse_version(&self.small)?;
-                self.version_sha = Sha256::digest(&self.small).into();
-                self.small.clear();
+                let raw = self.arena.get(self.small);
+                self.format = meta::parse_version(raw)?;
+                self.version_sha = Sha256::digest(raw).into();
+                self.arena.pop(&mut self.small);
                 self.stage = Stage::Manifest;
             }
             Some(Member::Manifest) => {
-                self.manifest = Manifest::parse(&self.manifest_raw).map_err(Error::Manifest)?;
-                let entry = self
-                    .manifest
+                let raw = self.arena.get(self.manifest_raw);
+                let manifest = Manifest::parse(raw).map_err(Error::Manifest)?;
+                let (i, entry) = manifest
                     .find("version")
                     .ok_or_else(|| Error::ChecksumMissing(path("version")))?;
                 if entry.sha256 != self.version_sha {
@@ -857,27 +1111,18 @@ impl<'v> State<'v> {
                         actual: self.version_sha,
                     });
                 }
-                self.manifest.mark_seen("version");
+                self.mark_seen(i);
                 self.stage = Stage::AfterManifest;
             }
             Some(Member::Signature) => {
-                let mut sig = [0u8; MAX_SIGNATURE_LEN];
-                let n = decode_base64(&self.small, &mut sig).map_err(Error::Signature)?;
-                self.signature = match self.verifier {
-                    Some(v) => {
-                        v.verify(&self.manifest_raw, &sig[..n])
-                            .map_err(Error::Signature)?;
-                        SignatureStatus::Verified
-                    }
-                    None => SignatureStatus::Present,
-                };
-                self.small.clear();
+                self.check_signature()?;
+                self.arena.pop(&mut self.small);
                 self.stage = Stage::AfterSig;
             }
             Some(Member::ManifestAugment) => {
-                let augment = Manifest::parse(&self.manifest_raw).map_err(Error::Manifest)?;
-                self.manifest.merge(&augment).map_err(Error::Manifest)?;
-                self.manifest_raw.clear();
+                let main = Manifest::validated(self.arena.get(self.manifest_raw), &[]);
+                let augment = self.arena.get(self.augment_manifest_raw);
+                main.merge(augment).map_err(Error::Manifest)?;
                 self.augmented = true;
                 self.stage = Stage::AfterAugment;
             }
@@ -896,13 +1141,30 @@ impl<'v> State<'v> {
         Ok(None)
     }
 
+    /// Decodes `manifest.sig` and verifies it when a verifier is configured. Kept out of line:
+    /// its signature buffer should not enlarge the stack frame of every member's end.
+    #[inline(never)]
+    fn check_signature(&mut self) -> Result<(), Error> {
+        let mut sig = [0u8; MAX_SIGNATURE_LEN];
+        let n = decode_base64(self.arena.get(self.small), &mut sig).map_err(Error::Signature)?;
+        self.signature = match self.verifier {
+            Some(v) => {
+                v.verify(self.arena.get(self.manifest_raw), &sig[..n])
+                    .map_err(Error::Signature)?;
+                SignatureStatus::Verified
+            }
+            None => SignatureStatus::Present,
+        };
+        Ok(())
+    }
+
     /// The decoder and inner tar are done: close the header or data member.
     fn finish_inner(&mut self) -> Result<Option<Raw>, Error> {
         let Some(inner) = self.inner.take() else {
             return Ok(None);
         };
         if !inner.tar.at_boundary() {
-            return Err(Error::InnerTar(inner.name, TarError::Truncated));
+            return Err(Error::InnerTar(inner.name(), TarError::Truncated));
         }
         match inner.member {
             Member::Header => {
@@ -917,7 +1179,7 @@ impl<'v> State<'v> {
                 if self.format == 2 && !self.has_files_doc {
                     return Err(Error::Invalid("header: headers/0000/files is missing"));
                 }
-                self.verify_header_sum(&inner.name)?;
+                self.verify_header_sum(&inner.name())?;
                 if self.augmented {
                     self.stage = Stage::HeaderAugment;
                     return Ok(None);
@@ -931,7 +1193,7 @@ impl<'v> State<'v> {
                         "header-augment: header-info and headers/0000/type-info are required",
                     ));
                 }
-                self.verify_header_sum(&inner.name)?;
+                self.verify_header_sum(&inner.name())?;
                 self.check_augment_conflicts()?;
                 self.stage = Stage::Data;
                 Ok(Some(Raw::HeaderParsed))
@@ -943,8 +1205,8 @@ impl<'v> State<'v> {
     /// Compares the hash of the (compressed) header member just read with the manifest.
     fn verify_header_sum(&mut self, name: &PathString) -> Result<(), Error> {
         let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
-        let entry = self
-            .manifest
+        let (i, entry) = self
+            .manifest()
             .find(name)
             .ok_or_else(|| Error::ChecksumMissing(name.clone()))?;
         if entry.sha256 != actual {
@@ -954,16 +1216,18 @@ impl<'v> State<'v> {
                 actual,
             });
         }
-        self.manifest.mark_seen(name);
+        self.mark_seen(i);
         Ok(())
     }
 
     /// The augment may add provides, depends and meta-data keys, never change existing ones
-    /// (the official reader's merge fails on conflicting keys).
+    /// (the official reader's merge fails on conflicting keys). Out of line: its key list is
+    /// large, and only augmented Artifacts need it.
+    #[inline(never)]
     fn check_augment_conflicts(&self) -> Result<(), Error> {
         let (Some(orig), Some(aug)) = (
-            TypeInfo::new(&self.type_info),
-            TypeInfo::new(&self.augment_type_info),
+            TypeInfo::new(self.arena.get(self.type_info)),
+            TypeInfo::new(self.arena.get(self.augment_type_info)),
         ) else {
             return Ok(());
         };
@@ -988,8 +1252,8 @@ impl<'v> State<'v> {
                 .unwrap_or_default()
         };
         if self.has_meta_data && self.has_augment_meta_data {
-            let orig_keys = keys(&self.meta_data);
-            for k in keys(&self.augment_meta_data) {
+            let orig_keys = keys(self.arena.get(self.meta_data));
+            for k in keys(self.arena.get(self.augment_meta_data)) {
                 if orig_keys.contains(&k) {
                     return Err(Error::ConflictingKey("meta-data", k));
                 }
@@ -1003,15 +1267,17 @@ impl<'v> State<'v> {
             return Err(Error::MissingFields);
         }
         let mut missing: String<512> = String::new();
-        for e in self.manifest.entries().iter().filter(|e| !e.seen) {
+        let unseen = (self.manifest().entries().enumerate())
+            .filter(|(i, _)| self.seen & 1u32.checked_shl(*i as u32).unwrap_or(0) == 0);
+        for (_, e) in unseen {
             if !missing.is_empty() && missing.push(' ').is_err() {
                 break;
             }
-            if missing.push_str(&e.path).is_err() {
+            if missing.push_str(e.path).is_err() {
                 break;
             }
         }
-        let rootfs = HeaderInfo::new(&self.header_info, self.format)
+        let rootfs = (self.header_info())
             .and_then(|h| h.payload_type(0))
             .is_some_and(|t| t == "rootfs-image");
         if rootfs && self.files.len() != 1 && missing.is_empty() {
@@ -1037,7 +1303,7 @@ impl<'v> State<'v> {
             let (n, ev) = inner
                 .tar
                 .step(&bytes[used..])
-                .map_err(|e| Error::InnerTar(inner.name.clone(), e))?;
+                .map_err(|e| Error::InnerTar(inner.name(), e))?;
             used += n;
             match ev {
                 TarEvent::NeedMore => return Ok((used, None)),
@@ -1051,50 +1317,40 @@ impl<'v> State<'v> {
                     let data = &bytes[used..used + len];
                     let target = inner.target;
                     inner.tar.consume_data(len);
+                    let a = &mut self.arena;
                     match target {
                         Target::Skip => {}
-                        Target::HeaderInfo => push_limited(
-                            &mut self.header_info,
-                            data,
-                            "header-info",
-                            limit!(MAX_HEADER_INFO_SIZE),
-                        )?,
-                        Target::TypeInfo => push_limited(
-                            &mut self.type_info,
-                            data,
-                            "type-info",
-                            limit!(MAX_TYPE_INFO_SIZE),
-                        )?,
-                        Target::MetaData => push_limited(
-                            &mut self.meta_data,
-                            data,
-                            "meta-data",
-                            limit!(MAX_META_DATA_SIZE),
-                        )?,
-                        Target::AugmentHeaderInfo => push_limited(
-                            &mut self.manifest_raw,
-                            data,
-                            "header-augment header-info",
-                            limit!(MAX_MANIFEST_SIZE),
-                        )?,
-                        Target::AugmentTypeInfo => push_limited(
-                            &mut self.augment_type_info,
-                            data,
-                            "header-augment type-info",
-                            limit!(MAX_TYPE_INFO_SIZE),
-                        )?,
-                        Target::AugmentMetaData => push_limited(
-                            &mut self.augment_meta_data,
-                            data,
-                            "header-augment meta-data",
-                            limit!(MAX_META_DATA_SIZE),
-                        )?,
-                        Target::Files => push_limited(
-                            &mut self.files_doc,
-                            data,
-                            "files",
-                            limit!(MAX_FILES_DOC_SIZE),
-                        )?,
+                        Target::HeaderInfo => {
+                            let l = limit!(MAX_HEADER_INFO_SIZE);
+                            a.push(&mut self.header_info, data, "header-info", l)?
+                        }
+                        Target::TypeInfo => {
+                            let l = limit!(MAX_TYPE_INFO_SIZE);
+                            a.push(&mut self.type_info, data, "type-info", l)?
+                        }
+                        Target::MetaData => {
+                            let l = limit!(MAX_META_DATA_SIZE);
+                            a.push(&mut self.meta_data, data, "meta-data", l)?
+                        }
+                        Target::AugmentHeaderInfo => {
+                            let l = limit!(MAX_HEADER_INFO_SIZE);
+                            let doc = &mut self.augment_header_info;
+                            a.push(doc, data, "header-augment header-info", l)?
+                        }
+                        Target::AugmentTypeInfo => {
+                            let l = limit!(MAX_TYPE_INFO_SIZE);
+                            let doc = &mut self.augment_type_info;
+                            a.push(doc, data, "header-augment type-info", l)?
+                        }
+                        Target::AugmentMetaData => {
+                            let l = limit!(MAX_META_DATA_SIZE);
+                            let doc = &mut self.augment_meta_data;
+                            a.push(doc, data, "header-augment meta-data", l)?
+                        }
+                        Target::Files => {
+                            let l = limit!(MAX_FILES_DOC_SIZE);
+                            a.push(&mut self.files_doc, data, "files", l)?
+                        }
                         Target::Payload(_) => {
                             self.hasher.update(data);
                             let start = used;
@@ -1148,19 +1404,39 @@ impl<'v> State<'v> {
                         return Err(Error::UnsupportedHeaderFile(entry.path.clone()));
                     }
                     self.has_header_info = true;
+                    self.header_info = self.arena.open();
                     Target::HeaderInfo
                 } else if let Some(script) = p.strip_prefix("scripts/") {
                     // Scripts come right after header-info; mender-artifact 3.9 also writes
                     // them into format-2 headers.
-                    if self.has_type_info || self.has_files_doc || script.contains('/') {
+                    if self.has_type_info
+                        || self.has_meta_data
+                        || self.has_files_doc
+                        || script.is_empty()
+                        || script.bytes().any(|c| c == b'/' || c.is_ascii_control())
+                    {
                         return Err(Error::UnsupportedHeaderFile(entry.path.clone()));
                     }
-                    let name = String::try_from(script).map_err(|_| {
-                        Error::Limit("state script name", limit!(MAX_SCRIPT_NAME_LEN))
-                    })?;
-                    self.scripts
-                        .push(name)
-                        .map_err(|_| Error::Limit("state scripts", limit!(MAX_SCRIPTS)))?;
+                    if script.len() > MAX_SCRIPT_NAME_LEN {
+                        return Err(Error::Limit(
+                            "state script name",
+                            limit!(MAX_SCRIPT_NAME_LEN),
+                        ));
+                    }
+                    let count =
+                        Scripts(core::str::from_utf8(self.arena.get(self.scripts)).unwrap_or(""))
+                            .len();
+                    if count >= MAX_SCRIPTS {
+                        return Err(Error::Limit("state scripts", limit!(MAX_SCRIPTS)));
+                    }
+                    if count == 0 {
+                        self.scripts = self.arena.open();
+                    }
+                    let l = limit!(ARENA_SIZE_FULL);
+                    self.arena
+                        .push(&mut self.scripts, script.as_bytes(), "state scripts", l)?;
+                    self.arena
+                        .push(&mut self.scripts, b"\n", "state scripts", l)?;
                     Target::Skip
                 } else if let Some(rest) = p.strip_prefix("headers/") {
                     let (num, file) = rest
@@ -1177,19 +1453,22 @@ impl<'v> State<'v> {
                             "header: headers/NNNN entry without a payload in header-info",
                         ));
                     }
-                    let empty_payload = HeaderInfo::new(&self.header_info, self.format)
-                        .is_some_and(|h| h.payload_type(index).is_none());
+                    let empty_payload =
+                        (self.header_info()).is_some_and(|h| h.payload_type(index).is_none());
                     match (file, self.format) {
                         ("type-info", _) if !self.has_type_info => {
                             self.has_type_info = true;
+                            self.type_info = self.arena.open();
                             Target::TypeInfo
                         }
                         ("meta-data", _) if !self.has_meta_data && !empty_payload => {
                             self.has_meta_data = true;
+                            self.meta_data = self.arena.open();
                             Target::MetaData
                         }
                         ("files", 2) if !self.has_files_doc => {
                             self.has_files_doc = true;
+                            self.files_doc = self.arena.open();
                             Target::Files
                         }
                         _ => return Err(Error::UnsupportedHeaderFile(entry.path.clone())),
@@ -1215,17 +1494,17 @@ impl<'v> State<'v> {
                     }
                     "header-info" if !self.has_augment_header_info => {
                         self.has_augment_header_info = true;
-                        // The signed manifest is no longer needed: its buffer holds the
-                        // augment's header-info while it is checked.
-                        self.manifest_raw.clear();
+                        self.augment_header_info = self.arena.open();
                         Target::AugmentHeaderInfo
                     }
                     "headers/0000/type-info" if !self.has_augment_type_info => {
                         self.has_augment_type_info = true;
+                        self.augment_type_info = self.arena.open();
                         Target::AugmentTypeInfo
                     }
                     "headers/0000/meta-data" if !self.has_augment_meta_data => {
                         self.has_augment_meta_data = true;
+                        self.augment_meta_data = self.arena.open();
                         Target::AugmentMetaData
                     }
                     _ => return Err(Error::UnsupportedHeaderFile(entry.path.clone())),
@@ -1244,32 +1523,34 @@ impl<'v> State<'v> {
                 if !is_allowed_name(p) {
                     return Err(Error::ForbiddenFileName(entry.path.clone()));
                 }
-                let name: String<MAX_FILE_NAME_LEN> = String::try_from(p)
-                    .map_err(|_| Error::Limit("payload file name", limit!(MAX_FILE_NAME_LEN)))?;
-                let h = HeaderInfo::new(&self.header_info, self.format);
+                if p.len() > MAX_FILE_NAME_LEN {
+                    return Err(Error::Limit("payload file name", limit!(MAX_FILE_NAME_LEN)));
+                }
+                let h = self.header_info();
                 if h.is_some_and(|h| h.payload_type(usize::from(index)).is_none()) {
                     return Err(Error::Invalid(
                         "Empty Payload Artifacts cannot have a payload",
                     ));
                 }
-                if self.format == 2 && !meta::files_lists(&self.files_doc, &name) {
+                if self.format == 2 && !meta::files_lists(self.arena.get(self.files_doc), p) {
                     return Err(Error::DataFileNotFound(entry.path.clone()));
                 }
                 let mut mpath: String<MAX_MANIFEST_PATH_LEN> = String::new();
-                let _ = core::fmt::write(&mut mpath, format_args!("data/{:04}/{}", index, name));
-                match self.manifest.find(&mpath) {
-                    None => return Err(Error::DataFileNotFound(entry.path.clone())),
-                    Some(e) if e.seen => {
-                        return Err(Error::Invalid("Payload: the same data file appears twice"))
-                    }
-                    Some(_) => {}
+                let _ = core::fmt::write(&mut mpath, format_args!("data/{:04}/{}", index, p));
+                let found = self.manifest().find(&mpath).map(|(i, _)| i);
+                let Some(at) = found else {
+                    return Err(Error::DataFileNotFound(entry.path.clone()));
+                };
+                let started = self.files.iter().any(|f| usize::from(f.entry) == at);
+                if started || self.seen & 1u32.checked_shl(at as u32).unwrap_or(0) != 0 {
+                    return Err(Error::Invalid("Payload: the same data file appears twice"));
                 }
                 self.files
-                    .push(PayloadFile {
-                        payload: index,
-                        name,
+                    .push(FileRecord {
+                        entry: u8::try_from(at)
+                            .map_err(|_| Error::Invalid("reader: internal file index"))?,
                         size: entry.size,
-                        sha256: [0; 32],
+                        verified: false,
                     })
                     .map_err(|_| Error::Limit("payload files", limit!(MAX_PAYLOAD_FILES)))?;
                 self.hasher = Sha256::new();
@@ -1290,45 +1571,48 @@ impl<'v> State<'v> {
         let target = core::mem::replace(&mut inner.target, Target::Skip);
         match target {
             Target::Skip => {}
-            Target::HeaderInfo => meta::validate_header_info(&self.header_info, self.format)?,
+            Target::HeaderInfo => {
+                meta::validate_header_info(self.arena.get(self.header_info), self.format)?
+            }
             Target::TypeInfo => {
                 if self.format == 3 {
-                    let t = HeaderInfo::new(&self.header_info, self.format)
-                        .and_then(|h| h.payload_type(0));
-                    meta::validate_type_info(&self.type_info, t.as_deref())?;
+                    let t = self.header_info().and_then(|h| h.payload_type(0));
+                    meta::validate_type_info(self.arena.get(self.type_info), t.as_deref())?;
                 }
             }
-            Target::MetaData => meta::validate_meta_data(&self.meta_data)?,
-            Target::AugmentHeaderInfo => meta::validate_header_info(&self.manifest_raw, 3)?,
-            Target::AugmentTypeInfo => {
-                let t = HeaderInfo::new(&self.manifest_raw, 3).and_then(|h| h.payload_type(0));
-                meta::validate_type_info(&self.augment_type_info, t.as_deref())?;
+            Target::MetaData => meta::validate_meta_data(self.arena.get(self.meta_data))?,
+            Target::AugmentHeaderInfo => {
+                meta::validate_header_info(self.arena.get(self.augment_header_info), 3)?
             }
-            Target::AugmentMetaData => meta::validate_meta_data(&self.augment_meta_data)?,
-            Target::Files => meta::validate_files(&self.files_doc)?,
+            Target::AugmentTypeInfo => {
+                let t = HeaderInfo::new(self.arena.get(self.augment_header_info), 3)
+                    .and_then(|h| h.payload_type(0));
+                meta::validate_type_info(self.arena.get(self.augment_type_info), t.as_deref())?;
+            }
+            Target::AugmentMetaData => {
+                meta::validate_meta_data(self.arena.get(self.augment_meta_data))?
+            }
+            Target::Files => meta::validate_files(self.arena.get(self.files_doc))?,
             Target::Payload(i) => {
                 let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
                 let f = self
-                    .files
-                    .get_mut(i)
+                    .file(i)
                     .ok_or(Error::Invalid("reader: internal file index"))?;
-                let mut mpath: String<MAX_MANIFEST_PATH_LEN> = String::new();
-                let _ =
-                    core::fmt::write(&mut mpath, format_args!("data/{:04}/{}", f.payload, f.name));
-                let expected = self
-                    .manifest
-                    .find(&mpath)
-                    .map(|e| e.sha256)
-                    .ok_or_else(|| Error::DataFileNotFound(path(&f.name)))?;
-                if expected != actual {
+                if f.sha256 != actual {
                     return Err(Error::PayloadChecksum {
-                        file: path(&f.name),
-                        expected,
+                        file: path(f.name),
+                        expected: f.sha256,
                         actual,
                     });
                 }
-                f.sha256 = actual;
-                self.manifest.mark_seen(&mpath);
+                let at = self
+                    .files
+                    .get(i)
+                    .map_or(usize::MAX, |r| usize::from(r.entry));
+                self.mark_seen(at);
+                if let Some(r) = self.files.get_mut(i) {
+                    r.verified = true;
+                }
                 return Ok(Some(Raw::FileVerified(i)));
             }
         }

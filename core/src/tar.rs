@@ -123,9 +123,12 @@ pub struct TarReader {
     block_len: usize,
     zero_blocks: u8,
     entry: Entry,
-    /// Body of a pending PAX or GNU long-name extension.
-    ext: Vec<u8, MAX_PAX_SIZE>,
-    next_path: Option<String<MAX_TAR_PATH_LEN>>,
+    /// Where the streaming parse of a PAX or GNU long-name body stands.
+    ext: Ext,
+    /// The path a PAX record or GNU long name set for the next member (bytes, checked as
+    /// UTF-8 when the member's header comes).
+    next_path: Vec<u8, MAX_TAR_PATH_LEN>,
+    has_next_path: bool,
     next_size: Option<u64>,
     /// Data bytes of the current entry that were announced but not yet completed.
     entry_open: bool,
@@ -235,58 +238,26 @@ fn path_from(parts: &[&[u8]]) -> Result<String<MAX_TAR_PATH_LEN>, TarError> {
     Ok(s)
 }
 
-/// Applies the records of a PAX extended header (`"<len> key=value\n"`); only `path` and
-/// `size` matter for Artifacts, others are skipped.
-fn parse_pax(
-    mut body: &[u8],
-    path: &mut Option<String<MAX_TAR_PATH_LEN>>,
-    size: &mut Option<u64>,
-) -> Result<(), TarError> {
-    while !body.is_empty() {
-        let sp = body
-            .iter()
-            .position(|&c| c == b' ')
-            .ok_or(TarError::BadPax)?;
-        let len_digits = &body[..sp];
-        if len_digits.is_empty() || !len_digits.iter().all(u8::is_ascii_digit) {
-            return Err(TarError::BadPax);
-        }
-        let mut len: usize = 0;
-        for &d in len_digits {
-            len = len
-                .checked_mul(10)
-                .and_then(|l| l.checked_add(usize::from(d - b'0')))
-                .ok_or(TarError::BadPax)?;
-        }
-        if len <= sp + 1 || len > body.len() || body[len - 1] != b'\n' {
-            return Err(TarError::BadPax);
-        }
-        let record = &body[sp + 1..len - 1];
-        let eq = record
-            .iter()
-            .position(|&c| c == b'=')
-            .ok_or(TarError::BadPax)?;
-        let (key, value) = (&record[..eq], &record[eq + 1..]);
-        match key {
-            b"path" => *path = Some(path_from(&[value])?),
-            b"size" => {
-                if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-                    return Err(TarError::BadPax);
-                }
-                let mut v: u64 = 0;
-                for &d in value {
-                    v = v
-                        .checked_mul(10)
-                        .and_then(|v| v.checked_add(u64::from(d - b'0')))
-                        .ok_or(TarError::BadPax)?;
-                }
-                *size = Some(v);
-            }
-            _ => {}
-        }
-        body = &body[len..];
-    }
-    Ok(())
+/// The streaming parse of an extension body, one byte at a time (bodies are small, and this
+/// way none is buffered). PAX records are `"<len> <key>=<value>\n"`, `len` counting the whole
+/// record; only `path` and `size` matter for Artifacts, other records are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ext {
+    /// Reading a record's length: its value so far and the digits read.
+    Len { len: usize, digits: usize },
+    /// Reading the key; `left` bytes of the record remain. `n` > 4 means "some other key".
+    Key { left: usize, key: [u8; 4], n: u8 },
+    /// Reading the value of `field`; `left` bytes of the record remain (the last is `\n`).
+    Value { left: usize, field: PaxField },
+    /// A GNU long name: bytes up to the first NUL are the path.
+    GnuName { ended: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaxField {
+    Path,
+    Size { value: u64, digits: bool },
+    Other,
 }
 
 fn padding(size: u64) -> usize {
@@ -305,8 +276,9 @@ impl TarReader {
                 size: 0,
                 kind_flag: 0,
             },
-            ext: Vec::new(),
-            next_path: None,
+            ext: Ext::Len { len: 0, digits: 0 },
+            next_path: Vec::new(),
+            has_next_path: false,
             next_size: None,
             entry_open: false,
         }
@@ -322,7 +294,7 @@ impl TarReader {
         matches!(self.state, State::Header | State::Ended)
             && self.block_len == 0
             && !self.entry_open
-            && self.next_path.is_none()
+            && !self.has_next_path
             && self.next_size.is_none()
     }
 
@@ -401,9 +373,9 @@ impl TarReader {
                     let n = usize::try_from(remaining)
                         .unwrap_or(usize::MAX)
                         .min(rest.len());
-                    self.ext
-                        .extend_from_slice(&rest[..n])
-                        .map_err(|_| TarError::PaxTooLarge)?;
+                    for &c in &rest[..n] {
+                        self.ext_byte(c)?;
+                    }
                     used += n;
                     let left = remaining - n as u64;
                     if left > 0 {
@@ -414,12 +386,10 @@ impl TarReader {
                         };
                         return Ok((used, TarEvent::NeedMore));
                     }
-                    if gnu_name {
-                        self.next_path = Some(path_from(&[cstr(&self.ext)])?);
-                    } else {
-                        parse_pax(&self.ext, &mut self.next_path, &mut self.next_size)?;
+                    // A PAX body must end at a record boundary.
+                    if !gnu_name && self.ext != (Ext::Len { len: 0, digits: 0 }) {
+                        return Err(TarError::BadPax);
                     }
-                    self.ext.clear();
                     self.state = State::Pad { remaining: pad };
                 }
                 State::Ended => {
@@ -446,6 +416,95 @@ impl TarReader {
         }
     }
 
+    /// Takes one byte of an extension body.
+    fn ext_byte(&mut self, c: u8) -> Result<(), TarError> {
+        self.ext = match self.ext {
+            Ext::GnuName { ended: true } => return Ok(()),
+            Ext::GnuName { ended: false } if c == 0 => Ext::GnuName { ended: true },
+            Ext::GnuName { ended: false } => {
+                self.next_path.push(c).map_err(|_| TarError::PathTooLong)?;
+                Ext::GnuName { ended: false }
+            }
+            Ext::Len { len, digits } if c.is_ascii_digit() => Ext::Len {
+                len: len
+                    .checked_mul(10)
+                    .and_then(|l| l.checked_add(usize::from(c - b'0')))
+                    .ok_or(TarError::BadPax)?,
+                digits: digits + 1,
+            },
+            // The record must hold at least its length, the space and the newline.
+            Ext::Len { len, digits } if c == b' ' && digits > 0 && len > digits + 1 => Ext::Key {
+                left: len - digits - 1,
+                key: [0; 4],
+                n: 0,
+            },
+            Ext::Len { .. } => return Err(TarError::BadPax),
+            Ext::Key { left: 1, .. } => return Err(TarError::BadPax),
+            Ext::Key { left, key, n } if c == b'=' => {
+                let field = match &key[..usize::from(n.min(4))] {
+                    _ if n > 4 => PaxField::Other,
+                    b"path" => {
+                        self.next_path.clear();
+                        self.has_next_path = true;
+                        PaxField::Path
+                    }
+                    b"size" => PaxField::Size {
+                        value: 0,
+                        digits: false,
+                    },
+                    _ => PaxField::Other,
+                };
+                Ext::Value {
+                    left: left - 1,
+                    field,
+                }
+            }
+            Ext::Key { left, mut key, n } => {
+                if let Some(k) = key.get_mut(usize::from(n)) {
+                    *k = c;
+                }
+                Ext::Key {
+                    left: left - 1,
+                    key,
+                    n: n.saturating_add(1).min(5),
+                }
+            }
+            Ext::Value { left: 1, field } => {
+                if c != b'\n' {
+                    return Err(TarError::BadPax);
+                }
+                match field {
+                    PaxField::Size { digits: false, .. } => return Err(TarError::BadPax),
+                    PaxField::Size { value, .. } => self.next_size = Some(value),
+                    PaxField::Path | PaxField::Other => {}
+                }
+                Ext::Len { len: 0, digits: 0 }
+            }
+            Ext::Value { left, field } => {
+                let field = match field {
+                    PaxField::Path => {
+                        self.next_path.push(c).map_err(|_| TarError::PathTooLong)?;
+                        field
+                    }
+                    PaxField::Size { value, .. } if c.is_ascii_digit() => PaxField::Size {
+                        value: value
+                            .checked_mul(10)
+                            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                            .ok_or(TarError::BadPax)?,
+                        digits: true,
+                    },
+                    PaxField::Size { .. } => return Err(TarError::BadPax),
+                    PaxField::Other => field,
+                };
+                Ext::Value {
+                    left: left - 1,
+                    field,
+                }
+            }
+        };
+        Ok(())
+    }
+
     /// Interprets a complete header block; returns an event when one is due.
     fn header_block(&mut self) -> Result<Option<TarEvent>, TarError> {
         if self.block.iter().all(|&c| c == 0) {
@@ -459,10 +518,9 @@ impl TarReader {
         if self.zero_blocks > 0 {
             return Err(TarError::BadHeader);
         }
-        let block = self.block;
-        let (_, h) = raw_header(&block)
+        let (_, h) = raw_header(&self.block)
             .map_err(|_: nom::Err<nom::error::Error<&[u8]>>| TarError::BadHeader)?;
-        if !checksum_ok(&block, h.checksum)? {
+        if !checksum_ok(&self.block, h.checksum)? {
             return Err(TarError::Checksum);
         }
         let ustar = h.magic == b"ustar\0" && h.version == b"00";
@@ -472,15 +530,31 @@ impl TarReader {
             return Err(TarError::BadHeader);
         }
         let size = numeric(h.size)?;
-        match h.typeflag {
+        let typeflag = h.typeflag;
+        let header_path = if matches!(typeflag, b'x' | b'L' | b'g' | b'K') || self.has_next_path {
+            None
+        } else if ustar && !cstr(h.prefix).is_empty() {
+            Some(path_from(&[cstr(h.prefix), b"/", cstr(h.name)])?)
+        } else {
+            Some(path_from(&[cstr(h.name)])?)
+        };
+        match typeflag {
             b'x' | b'L' => {
                 if size > MAX_PAX_SIZE as u64 {
                     return Err(TarError::PaxTooLarge);
                 }
+                let gnu_name = typeflag == b'L';
                 self.state = State::Extension {
                     remaining: size,
                     pad: padding(size),
-                    gnu_name: h.typeflag == b'L',
+                    gnu_name,
+                };
+                self.ext = if gnu_name {
+                    self.next_path.clear();
+                    self.has_next_path = true;
+                    Ext::GnuName { ended: false }
+                } else {
+                    Ext::Len { len: 0, digits: 0 }
                 };
                 return Ok(None);
             }
@@ -492,19 +566,21 @@ impl TarReader {
             }
             _ => {}
         }
-        let path = match self.next_path.take() {
+        let path = match header_path {
             Some(p) => p,
-            None if ustar && !cstr(h.prefix).is_empty() => {
-                path_from(&[cstr(h.prefix), b"/", cstr(h.name)])?
+            None => {
+                self.has_next_path = false;
+                let p = path_from(&[&self.next_path])?;
+                self.next_path.clear();
+                p
             }
-            None => path_from(&[cstr(h.name)])?,
         };
         let size = self.next_size.take().unwrap_or(size);
         // Only regular files carry data we read; other kinds have a size of their body anyway.
         self.entry = Entry {
             path,
             size,
-            kind_flag: h.typeflag,
+            kind_flag: typeflag,
         };
         self.entry_open = true;
         self.state = State::Data { remaining: size };

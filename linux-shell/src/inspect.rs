@@ -1,8 +1,9 @@
 //! `mender inspect ARTIFACT|- [--verify-key PEM] [--json]`: stream an Artifact once, verify
 //! every checksum (and the signature when a key is given), print a summary.
 use crate::verify::load_keys;
-use mender_core::codec::{Window, WINDOW_SIZE};
-use mender_core::reader::{ArtifactHeader, Config, Event, PayloadFile, Reader, SignatureStatus};
+use mender_core::reader::{
+    ArtifactHeader, Config, Event, HeapBuffers, PayloadFile, Reader, SignatureStatus,
+};
 use std::fmt::Write as _;
 use std::io::Read;
 
@@ -27,7 +28,7 @@ pub fn run(args: &InspectArgs) -> Result<String, String> {
                 .map_err(|e| format!("can not open {}: {}", args.artifact, e))?,
         )
     };
-    let mut window: Box<Window> = Box::new([0u8; WINDOW_SIZE]);
+    let mut buffers = HeapBuffers::new();
     let config = Config {
         verifier: if args.verify_keys.is_empty() {
             None
@@ -36,7 +37,7 @@ pub fn run(args: &InspectArgs) -> Result<String, String> {
         },
         ..Config::default()
     };
-    let mut reader = Reader::new(&mut window, config);
+    let mut reader = Reader::new(buffers.buffers(), config);
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         let n = match input.read(&mut buf) {
@@ -59,10 +60,11 @@ pub fn run(args: &InspectArgs) -> Result<String, String> {
     let header = reader
         .header()
         .ok_or("reader: the Artifact has no header")?;
+    let files: Vec<PayloadFile<'_>> = reader.files().collect();
     Ok(if args.json {
-        json(&header, reader.files())
+        json(&header, &files)
     } else {
-        text(&header, reader.files())
+        text(&header, &files)
     })
 }
 
@@ -154,10 +156,10 @@ struct PayloadView<'a> {
     depends: Vec<(String, Result<String, Vec<String>>)>,
     clears: Option<Vec<String>>,
     meta_data: Option<String>,
-    files: Vec<&'a PayloadFile>,
+    files: Vec<&'a PayloadFile<'a>>,
 }
 
-fn payloads<'a>(h: &ArtifactHeader<'_>, files: &'a [PayloadFile]) -> Vec<PayloadView<'a>> {
+fn payloads<'a>(h: &ArtifactHeader<'_>, files: &'a [PayloadFile<'a>]) -> Vec<PayloadView<'a>> {
     (0..h.info.payload_count())
         .map(|i| {
             let first = i == 0;
@@ -208,7 +210,7 @@ fn json(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
     if let Some(groups) = info.depends_groups() {
         depends.push(format!("\"artifact_group\":{}", js_list(groups)));
     }
-    let mut scripts: Vec<&str> = h.scripts.iter().map(|s| s.as_str()).collect();
+    let mut scripts: Vec<&str> = h.scripts.iter().collect();
     scripts.sort_unstable();
     let payloads: Vec<String> = payloads(h, files)
         .iter()
@@ -229,7 +231,7 @@ fn json(h: &ArtifactHeader<'_>, files: &[PayloadFile]) -> String {
                 .map(|f| {
                     format!(
                         "{{\"name\":{},\"size\":{},\"sha256\":\"{}\"}}",
-                        js(&f.name),
+                        js(f.name),
                         f.size,
                         hex(&f.sha256)
                     )

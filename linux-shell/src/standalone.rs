@@ -13,10 +13,9 @@ use crate::log;
 use crate::partitions::{self, Slots};
 use crate::store::{InstalledArtifact, PartitionSwitch, StandaloneState, Store};
 use crate::verify::load_keys;
-use mender_core::codec::{Window, WINDOW_SIZE};
 use mender_core::install::{self, Device, ImageWriter, InstallError, Rollback, RootfsUpdate};
 use mender_core::provides;
-use mender_core::reader::Config as ReaderConfig;
+use mender_core::reader::{Config as ReaderConfig, HeapBuffers};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -220,7 +219,7 @@ fn write_image(
 ) -> Result<StandaloneState, String> {
     let mut dev = PartitionDevice::open(&slots.inactive)
         .map_err(|e| format!("open {}: {}", slots.inactive.display(), e))?;
-    let mut window: Box<Window> = Box::new([0u8; WINDOW_SIZE]);
+    let mut buffers = HeapBuffers::new();
     let (mut frame, mut scratch) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
     let writer = ImageWriter::new(&mut dev, &mut frame, &mut scratch);
     let config = ReaderConfig {
@@ -232,7 +231,7 @@ fn write_image(
         ..ReaderConfig::default()
     };
     let mut update = RootfsUpdate::new(
-        &mut window,
+        buffers.buffers(),
         config,
         Device {
             device_type,

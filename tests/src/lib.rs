@@ -493,10 +493,9 @@ impl Rng {
 /// Reads `data` with the core reader in pieces whose sizes `chunks` picks; the error text, if
 /// any (including an incomplete Artifact at the end).
 pub fn read_verdict(data: &[u8], chunks: &mut dyn FnMut() -> usize) -> Result<(), String> {
-    use mender_core::codec::WINDOW_SIZE;
-    use mender_core::reader::{Config, Event, Reader};
-    let mut window = Box::new([0u8; WINDOW_SIZE]);
-    let mut r = Reader::new(&mut window, Config::default());
+    use mender_core::reader::{Config, Event, HeapBuffers, Reader};
+    let mut buffers = HeapBuffers::new();
+    let mut r = Reader::new(buffers.buffers(), Config::default());
     let mut rest = data;
     while !rest.is_empty() {
         let n = chunks().clamp(1, rest.len());

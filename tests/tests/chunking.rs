@@ -1,7 +1,6 @@
 //! The reader's results do not depend on how the input is cut: every split point of small
 //! Artifacts (gzip, none, xz, zstd) yields the same events as feeding the whole file.
-use mender_core::codec::WINDOW_SIZE;
-use mender_core::reader::{Config, Event, Reader};
+use mender_core::reader::{Config, Event, HeapBuffers, Reader};
 use mender_tests::{fixtures_dir, require_tool, run_ok, TempDir};
 use std::process::Command;
 
@@ -16,8 +15,8 @@ enum Ev {
 }
 
 fn events(parts: &[&[u8]]) -> Result<Vec<Ev>, String> {
-    let mut window = Box::new([0u8; WINDOW_SIZE]);
-    let mut r = Reader::new(&mut window, Config::default());
+    let mut buffers = HeapBuffers::new();
+    let mut r = Reader::new(buffers.buffers(), Config::default());
     let mut out: Vec<Ev> = Vec::new();
     for part in parts {
         let mut c = *part;

@@ -10,11 +10,11 @@
 //! The installs run one after another in the single test function of this binary, so no other
 //! test thread allocates while a peak is being measured.
 #![allow(clippy::result_large_err)]
-use mender_core::codec::{Window, WINDOW_SIZE};
+use mender_core::codec::Workspace;
 use mender_core::hal::BlockDevice;
 use mender_core::install::{Device, ImageWriter, RootfsUpdate, WriteStats};
 use mender_core::provides::Installed;
-use mender_core::reader::Config;
+use mender_core::reader::{Config, HeapBuffers, ARENA_SIZE_FULL};
 use mender_tests::{require_tool, run_ok, sha256_hex, workspace_root, Rng, TempDir};
 use sha2::{Digest, Sha256};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -465,7 +465,7 @@ impl Installed for Nothing {
 
 /// Caller-owned memory, allocated once before any measurement.
 struct Buffers {
-    window: Box<Window>,
+    window: HeapBuffers,
     frame: Vec<u8>,
     scratch: Vec<u8>,
     input: Vec<u8>,
@@ -492,7 +492,7 @@ fn install(artifact: &Path, device_size: u64, bufs: &mut Buffers) -> Measured {
     let result = {
         let writer = ImageWriter::new(&mut sink, &mut bufs.frame, &mut bufs.scratch);
         let mut update = RootfsUpdate::new(
-            &mut bufs.window,
+            bufs.window.buffers(),
             Config::default(),
             Device {
                 device_type: "sim",
@@ -676,14 +676,15 @@ fn peak_heap_is_bounded_and_independent_of_artifact_size() {
     ];
 
     let mut bufs = Buffers {
-        window: Box::new([0u8; WINDOW_SIZE]),
+        window: HeapBuffers::new(),
         frame: vec![0u8; FRAME],
         scratch: vec![0u8; FRAME],
         input: vec![0u8; FRAME],
     };
     eprintln!(
-        "caller-owned, allocated before measuring: window {WINDOW_SIZE} + frame {FRAME} + \
-         scratch {FRAME} + read buffer {FRAME} bytes"
+        "caller-owned, allocated before measuring: workspace {} + arena {ARENA_SIZE_FULL} + \
+         frame {FRAME} + scratch {FRAME} + read buffer {FRAME} bytes",
+        std::mem::size_of::<Workspace>()
     );
 
     // The counter sees allocations: a 1 MiB vector shows up in the peak.

@@ -1,10 +1,9 @@
 //! The core's rootfs-image install against in-memory devices: what gets written, what is
 //! refused before writing, and the boot-env protocol of switch, commit and rollback.
 #![allow(clippy::result_large_err)]
-use mender_core::codec::WINDOW_SIZE;
 use mender_core::install::{self, Device, ImageWriter, InstallError, Rollback, RootfsUpdate};
 use mender_core::provides::Installed;
-use mender_core::reader::Config;
+use mender_core::reader::{Config, HeapBuffers};
 use mender_tests::fakes::{MemDevice, MemEnv};
 use mender_tests::{require_tool, run_ok, TempDir};
 use std::collections::BTreeMap;
@@ -45,11 +44,11 @@ fn install(
     device_type: &str,
     installed: &Store,
 ) -> Result<install::WriteStats, InstallError> {
-    let mut window = Box::new([0u8; WINDOW_SIZE]);
+    let mut buffers = HeapBuffers::new();
     let (mut frame, mut scratch) = (vec![0u8; FRAME], vec![0u8; FRAME]);
     let writer = ImageWriter::new(dev, &mut frame, &mut scratch);
     let mut up = RootfsUpdate::new(
-        &mut window,
+        buffers.buffers(),
         Config::default(),
         Device {
             device_type,

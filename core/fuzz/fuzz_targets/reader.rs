@@ -3,12 +3,11 @@
 //! chunking.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mender_core::codec::WINDOW_SIZE;
-use mender_core::reader::{Config, Event, Reader};
+use mender_core::reader::{Config, Event, HeapBuffers, Reader};
 
 fn verdict(data: &[u8], chunk: usize) -> Result<(), String> {
-    let mut window = Box::new([0u8; WINDOW_SIZE]);
-    let mut r = Reader::new(&mut window, Config::default());
+    let mut buffers = HeapBuffers::new();
+    let mut r = Reader::new(buffers.buffers(), Config::default());
     for c in data.chunks(chunk.max(1)) {
         let mut c = c;
         loop {
@@ -23,7 +22,9 @@ fn verdict(data: &[u8], chunk: usize) -> Result<(), String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&k, rest)) = data.split_first() else { return };
+    let Some((&k, rest)) = data.split_first() else {
+        return;
+    };
     let whole = verdict(rest, usize::MAX);
     let chunked = verdict(rest, usize::from(k) + 1);
     assert_eq!(whole, chunked);

@@ -11,7 +11,7 @@ use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
 use miniz_oxide::inflate::core::{decompress, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
 
-use super::{CodecError, Compression, Step, Window, WINDOW_SIZE};
+use super::{CodecError, Compression, Step, Window, Workspace, WINDOW_SIZE};
 
 /// Slicing-by-16 CRC-32: the trailer check runs over every output byte (gigabytes per
 /// update), so the 16 KiB table pays for itself; the 1 KiB table is several times slower.
@@ -56,7 +56,8 @@ enum Stage {
 
 /// Push decoder for a (possibly multi-member) gzip stream. No heap; ~10.5 KB of state.
 pub struct GzipDecoder {
-    inflate: DecompressorOxide,
+    /// The inflate state in the workspace must be reset before the next deflate body.
+    reset_inflate: bool,
     stage: Stage,
     /// FLG of the member whose header is being parsed.
     flags: u8,
@@ -79,7 +80,7 @@ impl Default for GzipDecoder {
 impl GzipDecoder {
     pub fn new() -> Self {
         GzipDecoder {
-            inflate: DecompressorOxide::new(),
+            reset_inflate: true,
             stage: Stage::Fixed { at: 0 },
             flags: 0,
             out_pos: 0,
@@ -98,14 +99,14 @@ impl GzipDecoder {
     pub fn decode(
         &mut self,
         input: &[u8],
-        window: &mut Window,
+        ws: &mut Workspace,
         last: bool,
     ) -> Result<Step, CodecError> {
         let mut step = Step {
             out_start: self.out_pos,
             ..Step::default()
         };
-        match self.run(input, window, last, &mut step) {
+        match self.run(input, &mut ws.window, &mut ws.inflate, last, &mut step) {
             Ok(()) => Ok(step),
             Err(e) => {
                 self.stage = Stage::Failed(e);
@@ -118,6 +119,7 @@ impl GzipDecoder {
         &mut self,
         input: &[u8],
         window: &mut Window,
+        inflate: &mut DecompressorOxide,
         last: bool,
         step: &mut Step,
     ) -> Result<(), CodecError> {
@@ -221,9 +223,13 @@ impl GzipDecoder {
                     if step.out_len != 0 {
                         break false;
                     }
+                    if self.reset_inflate {
+                        inflate.init();
+                        self.reset_inflate = false;
+                    }
                     let start = self.out_pos;
                     let (status, used, produced) = decompress(
-                        &mut self.inflate,
+                        inflate,
                         rest,
                         &mut window[..],
                         start,
@@ -347,7 +353,7 @@ impl GzipDecoder {
             Some(FCOMMENT) => Stage::Comment,
             Some(_) => Stage::HeaderCrc { at: 0, value: 0 },
             None => {
-                self.inflate.init();
+                self.reset_inflate = true;
                 self.crc = CRC32.digest();
                 self.size = 0;
                 Stage::Body
@@ -462,7 +468,7 @@ pub(super) mod tests {
     /// collects every produced region before the next call, and checks the contract.
     fn drive(data: &[u8], chunks: Chunks) -> Result<Vec<u8>, CodecError> {
         let mut dec = GzipDecoder::new();
-        let mut window = [0u8; WINDOW_SIZE];
+        let mut ws = std::boxed::Box::new(Workspace::new());
         let mut rng = Rng(match chunks {
             Chunks::Random(seed) => seed | 1,
             _ => 1,
@@ -479,10 +485,10 @@ pub(super) mod tests {
                 end = data.len().min(pos.saturating_add(piece()));
             }
             let last = end == data.len();
-            let step = dec.decode(&data[pos..end], &mut window, last)?;
+            let step = dec.decode(&data[pos..end], &mut ws, last)?;
             assert!(step.consumed <= end - pos);
             assert!(step.out_start + step.out_len <= WINDOW_SIZE);
-            out.extend_from_slice(&window[step.out_start..step.out_start + step.out_len]);
+            out.extend_from_slice(&ws.window[step.out_start..step.out_start + step.out_len]);
             pos += step.consumed;
             if step.done {
                 assert_eq!(step.out_len, 0, "done comes in a step of its own");
@@ -494,7 +500,7 @@ pub(super) mod tests {
                 end = data.len().min(end.saturating_add(piece()));
             }
         }
-        let again = dec.decode(&[], &mut window, true)?;
+        let again = dec.decode(&[], &mut ws, true)?;
         assert!(again.done && again.out_len == 0 && again.consumed == 0);
         Ok(out)
     }
@@ -681,28 +687,25 @@ pub(super) mod tests {
     #[test]
     fn errors_stick_and_done_rejects_more_input() {
         let gz = cli("gzip", &["-c"], b"x");
-        let mut window = [0u8; WINDOW_SIZE];
+        let mut ws = std::boxed::Box::new(Workspace::new());
         let mut dec = GzipDecoder::new();
         // The output comes first; the trailer (8 bytes) is checked by the next call.
-        let s = dec.decode(&gz, &mut window, true).unwrap();
+        let s = dec.decode(&gz, &mut ws, true).unwrap();
         assert_eq!((s.consumed, s.out_len, s.done), (gz.len() - 8, 1, false));
-        let s = dec.decode(&gz[gz.len() - 8..], &mut window, true).unwrap();
+        let s = dec.decode(&gz[gz.len() - 8..], &mut ws, true).unwrap();
         assert_eq!((s.consumed, s.out_len), (8, 0));
-        assert!(dec.decode(&[], &mut window, true).unwrap().done);
+        assert!(dec.decode(&[], &mut ws, true).unwrap().done);
         assert_eq!(
-            dec.decode(b"z", &mut window, true),
+            dec.decode(b"z", &mut ws, true),
             Err(CodecError::TrailingData(Compression::Gzip))
         );
 
         let mut dec = GzipDecoder::new();
         assert_eq!(
-            dec.decode(b"\x1f\x8b\x07", &mut window, false),
+            dec.decode(b"\x1f\x8b\x07", &mut ws, false),
             Err(CodecError::GzipHeader)
         );
-        assert_eq!(
-            dec.decode(&gz, &mut window, true),
-            Err(CodecError::GzipHeader)
-        );
+        assert_eq!(dec.decode(&gz, &mut ws, true), Err(CodecError::GzipHeader));
     }
 
     /// Random corruption and truncation never panic, and never pass with wrong output.
@@ -745,7 +748,7 @@ pub(super) mod tests {
         let gz = cli("gzip", &["-6", "-n", "-c"], &data);
         let (body, _) = body_and_trailer(&gz);
         let mib = |secs: f64| data.len() as f64 / secs / 1048576.0;
-        let mut window = [0u8; WINDOW_SIZE];
+        let mut ws = std::boxed::Box::new(Workspace::new());
         let (mut ours, mut inflate, mut crc) = (f64::MAX, f64::MAX, f64::MAX);
         for _ in 0..3 {
             let mut dec = GzipDecoder::new();
@@ -753,9 +756,7 @@ pub(super) mod tests {
             let t = std::time::Instant::now();
             loop {
                 let end = gz.len().min(pos + (1 << 20));
-                let step = dec
-                    .decode(&gz[pos..end], &mut window, end == gz.len())
-                    .unwrap();
+                let step = dec.decode(&gz[pos..end], &mut ws, end == gz.len()).unwrap();
                 pos += step.consumed;
                 total += step.out_len;
                 if step.done {
@@ -773,7 +774,7 @@ pub(super) mod tests {
                 let (status, used, produced) = decompress(
                     &mut state,
                     &body[pos..end],
-                    &mut window[..],
+                    &mut ws.window[..],
                     out_pos,
                     TINFL_FLAG_HAS_MORE_INPUT,
                 );

@@ -1,8 +1,8 @@
 //! End-to-end: a real TLS 1.3 server (python3 `ssl` + `http.server`) with a certificate made
 //! by the openssl CLI, fetched through std's TcpStream wrapped as embedded-io.
 use embedded_io_adapters::std::FromStd;
-use mender_core::codec::{Window, WINDOW_SIZE};
-use mender_core::reader::{Config, Event, Reader};
+use mender_core::codec::Workspace;
+use mender_core::reader::{Buffers, Config, Event, Reader, ARENA_SIZE_FULL};
 use mender_mcu_net::{fetch_artifact, NetError, RecordBuffers, Request};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
@@ -150,8 +150,13 @@ struct Outcome {
 
 fn fetch(port: u16, path: &str, ca_der: &[u8]) -> Outcome {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to test server");
-    let mut window: Box<Window> = Box::new([0u8; WINDOW_SIZE]);
-    let mut reader = Reader::new(&mut window, Config::default());
+    let mut workspace = Box::new(Workspace::new());
+    let mut arena = vec![0u8; ARENA_SIZE_FULL];
+    let buffers = Buffers {
+        arena: &mut arena,
+        workspace: Some(&mut workspace),
+    };
+    let mut reader = Reader::new(buffers, Config::default());
     let mut buffers = Box::new(RecordBuffers::new());
     let mut events = Vec::new();
     let mut payload_sha = Vec::new();
@@ -192,7 +197,6 @@ fn fetch(port: u16, path: &str, ca_der: &[u8]) -> Outcome {
     );
     let manifest_sha = reader
         .files()
-        .iter()
         .map(|f| (f.name.to_string(), f.sha256))
         .collect();
     Outcome {
