@@ -70,11 +70,33 @@ fn capacities_match_the_core() {
 #[test]
 fn reader_ram_within_budget() {
     let doc = budget_doc();
-    let cells = row(&doc, "Reader struct (all buffers, gzip state included)");
+    let cells = row(
+        &doc,
+        "Reader struct (documents and workspace are caller-owned)",
+    );
     let budget: usize = cells[1].parse().expect("budget number");
     let size = std::mem::size_of::<mender_core::reader::Reader<'static>>();
     assert!(
         size <= budget,
         "Reader is {size} bytes, budget {budget} (memory-budget.md)"
+    );
+    let cells = row(
+        &doc,
+        "Workspace (window + gzip inflate state, caller-owned, optional)",
+    );
+    let budget: usize = cells[1].parse().expect("budget number");
+    let size = std::mem::size_of::<mender_core::codec::Workspace>();
+    assert!(
+        size <= budget,
+        "Workspace is {size} bytes, budget {budget} (memory-budget.md)"
+    );
+    let cells = row(
+        &doc,
+        "Document arena that never limits earlier than a per-document limit",
+    );
+    assert_eq!(
+        cells[2],
+        mender_core::reader::ARENA_SIZE_FULL.to_string(),
+        "ARENA_SIZE_FULL in memory-budget.md"
     );
 }
