@@ -26,6 +26,12 @@ pub const MAX_PAYLOAD_FILES: usize = 16;
 pub const MAX_FILE_NAME_LEN: usize = 100;
 /// Bytes of a tar member path, after PAX `path` / GNU long names are applied.
 pub const MAX_TAR_PATH_LEN: usize = 256;
+/// Bytes of a path quoted in an error (longer ones are shortened). Errors travel up the stack
+/// on every return, so their size is stack on a microcontroller.
+pub const MAX_ERROR_PATH_LEN: usize = 128;
+/// Bytes of the list of missing files in "Files found in manifest(s), that were not part of
+/// artifact" (longer lists are shortened).
+pub const MAX_ERROR_LIST_LEN: usize = 256;
 /// Bytes of one PAX extended header block's records.
 pub const MAX_PAX_SIZE: usize = 1024;
 /// Bytes of the Artifact name and group (mender-artifact validates 256 at most).

@@ -18,13 +18,13 @@ use crate::meta::{self, limit, HeaderInfo, Limit, MetaError, TypeInfo};
 use crate::signature::{
     decode_base64, SignatureError, Verifier, MAX_SIGNATURE_B64_LEN, MAX_SIGNATURE_LEN,
 };
-use crate::tar::{EntryKind, TarError, TarEvent, TarReader};
+use crate::tar::{EntryKind, TarError, TarEvent, TarReader, TarScratch};
 use core::fmt::{self, Write as _};
 use heapless::{String, Vec};
 use sha2::{Digest, Sha256};
 
 /// A path-sized string inside errors.
-pub type PathString = String<MAX_TAR_PATH_LEN>;
+pub type PathString = String<MAX_ERROR_PATH_LEN>;
 
 /// Why reading stopped. Texts follow the official reader where users search for them
 /// (../shared/spec/artifact-format.md §5).
@@ -71,7 +71,7 @@ pub enum Error {
     ForbiddenFileName(PathString),
     DataFileNotFound(PathString),
     /// Manifest entries whose files never came (space separated, possibly shortened).
-    NotInArtifact(String<512>),
+    NotInArtifact(String<MAX_ERROR_LIST_LEN>),
     /// A header member the format does not allow.
     UnsupportedHeaderFile(PathString),
     /// A rule with a fixed message.
@@ -467,6 +467,8 @@ struct State<'w> {
     codec_limits: CodecLimits,
     arena: Arena<'w>,
     outer: TarReader,
+    /// Shared by `outer` and the current inner tar (see [`TarScratch`]).
+    tar_scratch: TarScratch,
     stage: Stage,
     member: Option<Member>,
     format: u32,
@@ -537,6 +539,7 @@ impl<'w> Reader<'w> {
                     top: 0,
                 },
                 outer: TarReader::new(),
+                tar_scratch: TarScratch::new(),
                 stage: Stage::Version,
                 member: None,
                 format: 0,
@@ -828,7 +831,7 @@ impl<'v> State<'v> {
                 }
             }
             // 2. The outer tar.
-            let (n, ev) = self.outer.step(&input[used..])?;
+            let (n, ev) = self.outer.step(&input[used..], &mut self.tar_scratch)?;
             used += n;
             match ev {
                 TarEvent::NeedMore => return Ok((used, Raw::NeedMore)),
@@ -936,7 +939,7 @@ impl<'v> State<'v> {
         }
         let structure = |seen: &'static str| Error::Structure {
             seen,
-            wrong: name.clone(),
+            wrong: path(&name),
         };
         let member = match self.stage {
             Stage::Version => {
@@ -996,7 +999,7 @@ impl<'v> State<'v> {
                 if name.strip_prefix("header-augment.tar") != Some(kind.suffix()) {
                     return Err(Error::Structure {
                         seen: "manifest manifest-augment header ",
-                        wrong: name.clone(),
+                        wrong: path(&name),
                     });
                 }
                 self.start_inner(Member::HeaderAugment, &name, kind)?;
@@ -1004,16 +1007,16 @@ impl<'v> State<'v> {
             }
             Stage::Data => {
                 let idx = data_member_index(&name)
-                    .ok_or_else(|| Error::InvalidDataFileName(name.clone()))?;
+                    .ok_or_else(|| Error::InvalidDataFileName(path(&name)))?;
                 let (index, kind) = idx;
                 if index != self.next_data || usize::from(index) >= self.payload_count() {
-                    return Err(Error::DataOutOfOrder(name.clone()));
+                    return Err(Error::DataOutOfOrder(path(&name)));
                 }
                 self.next_data += 1;
                 self.start_inner(Member::Data(index), &name, kind)?;
                 Member::Data(index)
             }
-            Stage::Header | Stage::Done => return Err(Error::InvalidDataFileName(name)),
+            Stage::Header | Stage::Done => return Err(Error::InvalidDataFileName(path(&name))),
         };
         match member {
             Member::Version | Member::Signature => self.small = self.arena.open(),
@@ -1266,7 +1269,7 @@ impl<'v> State<'v> {
         if self.stage != Stage::Data {
             return Err(Error::MissingFields);
         }
-        let mut missing: String<512> = String::new();
+        let mut missing: String<MAX_ERROR_LIST_LEN> = String::new();
         let unseen = (self.manifest().entries().enumerate())
             .filter(|(i, _)| self.seen & 1u32.checked_shl(*i as u32).unwrap_or(0) == 0);
         for (_, e) in unseen {
@@ -1302,7 +1305,7 @@ impl<'v> State<'v> {
             };
             let (n, ev) = inner
                 .tar
-                .step(&bytes[used..])
+                .step(&bytes[used..], &mut self.tar_scratch)
                 .map_err(|e| Error::InnerTar(inner.name(), e))?;
             used += n;
             match ev {
@@ -1397,11 +1400,11 @@ impl<'v> State<'v> {
                     return Ok(None);
                 }
                 if entry.kind() != EntryKind::File {
-                    return Err(Error::UnsupportedHeaderFile(entry.path.clone()));
+                    return Err(Error::UnsupportedHeaderFile(path(&entry.path)));
                 }
                 let target = if p == "header-info" {
                     if self.has_header_info {
-                        return Err(Error::UnsupportedHeaderFile(entry.path.clone()));
+                        return Err(Error::UnsupportedHeaderFile(path(&entry.path)));
                     }
                     self.has_header_info = true;
                     self.header_info = self.arena.open();
@@ -1415,7 +1418,7 @@ impl<'v> State<'v> {
                         || script.is_empty()
                         || script.bytes().any(|c| c == b'/' || c.is_ascii_control())
                     {
-                        return Err(Error::UnsupportedHeaderFile(entry.path.clone()));
+                        return Err(Error::UnsupportedHeaderFile(path(&entry.path)));
                     }
                     if script.len() > MAX_SCRIPT_NAME_LEN {
                         return Err(Error::Limit(
@@ -1441,7 +1444,7 @@ impl<'v> State<'v> {
                 } else if let Some(rest) = p.strip_prefix("headers/") {
                     let (num, file) = rest
                         .split_once('/')
-                        .ok_or_else(|| Error::UnsupportedHeaderFile(entry.path.clone()))?;
+                        .ok_or_else(|| Error::UnsupportedHeaderFile(path(&entry.path)))?;
                     let index: usize = if num.len() == 4 && num.bytes().all(|c| c.is_ascii_digit())
                     {
                         num.parse().unwrap_or(usize::MAX)
@@ -1471,10 +1474,10 @@ impl<'v> State<'v> {
                             self.files_doc = self.arena.open();
                             Target::Files
                         }
-                        _ => return Err(Error::UnsupportedHeaderFile(entry.path.clone())),
+                        _ => return Err(Error::UnsupportedHeaderFile(path(&entry.path))),
                     }
                 } else {
-                    return Err(Error::UnsupportedHeaderFile(entry.path.clone()));
+                    return Err(Error::UnsupportedHeaderFile(path(&entry.path)));
                 };
                 if let Some(inner) = &mut self.inner {
                     inner.target = target;
@@ -1490,7 +1493,7 @@ impl<'v> State<'v> {
                 let target = match p {
                     _ if entry.kind() == EntryKind::Directory => Target::Skip,
                     _ if entry.kind() != EntryKind::File => {
-                        return Err(Error::UnsupportedHeaderFile(entry.path.clone()))
+                        return Err(Error::UnsupportedHeaderFile(path(&entry.path)))
                     }
                     "header-info" if !self.has_augment_header_info => {
                         self.has_augment_header_info = true;
@@ -1507,7 +1510,7 @@ impl<'v> State<'v> {
                         self.augment_meta_data = self.arena.open();
                         Target::AugmentMetaData
                     }
-                    _ => return Err(Error::UnsupportedHeaderFile(entry.path.clone())),
+                    _ => return Err(Error::UnsupportedHeaderFile(path(&entry.path))),
                 };
                 if let Some(inner) = &mut self.inner {
                     inner.target = target;
@@ -1521,7 +1524,7 @@ impl<'v> State<'v> {
                     ));
                 }
                 if !is_allowed_name(p) {
-                    return Err(Error::ForbiddenFileName(entry.path.clone()));
+                    return Err(Error::ForbiddenFileName(path(&entry.path)));
                 }
                 if p.len() > MAX_FILE_NAME_LEN {
                     return Err(Error::Limit("payload file name", limit!(MAX_FILE_NAME_LEN)));
@@ -1533,13 +1536,13 @@ impl<'v> State<'v> {
                     ));
                 }
                 if self.format == 2 && !meta::files_lists(self.arena.get(self.files_doc), p) {
-                    return Err(Error::DataFileNotFound(entry.path.clone()));
+                    return Err(Error::DataFileNotFound(path(&entry.path)));
                 }
                 let mut mpath: String<MAX_MANIFEST_PATH_LEN> = String::new();
                 let _ = core::fmt::write(&mut mpath, format_args!("data/{:04}/{}", index, p));
                 let found = self.manifest().find(&mpath).map(|(i, _)| i);
                 let Some(at) = found else {
-                    return Err(Error::DataFileNotFound(entry.path.clone()));
+                    return Err(Error::DataFileNotFound(path(&entry.path)));
                 };
                 let started = self.files.iter().any(|f| usize::from(f.entry) == at);
                 if started || self.seen & 1u32.checked_shl(at as u32).unwrap_or(0) != 0 {

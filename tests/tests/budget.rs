@@ -38,6 +38,8 @@ fn capacities_match_the_core() {
         ("MAX_FILE_NAME_LEN", limits::MAX_FILE_NAME_LEN),
         ("MAX_TAR_PATH_LEN", limits::MAX_TAR_PATH_LEN),
         ("MAX_PAX_SIZE", limits::MAX_PAX_SIZE),
+        ("MAX_ERROR_PATH_LEN", limits::MAX_ERROR_PATH_LEN),
+        ("MAX_ERROR_LIST_LEN", limits::MAX_ERROR_LIST_LEN),
         ("MAX_ARTIFACT_NAME_LEN", limits::MAX_ARTIFACT_NAME_LEN),
         ("MAX_DEVICE_TYPES", limits::MAX_DEVICE_TYPES),
         ("MAX_DEVICE_TYPE_LEN", limits::MAX_DEVICE_TYPE_LEN),
