@@ -1,7 +1,7 @@
 //! Provides and depends (../shared/spec/client-behavior.md §7): the checks made before an
 //! Artifact is installed and the provides set that is stored when it is committed.
-use crate::limits::{MAX_DEVICE_TYPE_LEN, MAX_VALUE_LEN};
-use crate::meta::{DependValue, Key, Text};
+use crate::limits::{MAX_DEVICE_TYPE_LEN, MAX_ERROR_LIST_LEN, MAX_ERROR_PATH_LEN, MAX_VALUE_LEN};
+use crate::meta::{DependValue, Key};
 use crate::reader::ArtifactHeader;
 use core::fmt::{self, Write};
 use heapless::String;
@@ -22,13 +22,13 @@ pub enum DependsError {
     /// The device type is not among the Artifact's compatible devices.
     DeviceType {
         device: String<MAX_DEVICE_TYPE_LEN>,
-        compatible: String<512>,
+        compatible: String<MAX_ERROR_LIST_LEN>,
     },
     /// A depends entry the installed Artifact does not satisfy.
     Unsatisfied {
         key: Key,
-        want: String<512>,
-        have: Option<Text>,
+        want: String<MAX_ERROR_LIST_LEN>,
+        have: Option<String<MAX_ERROR_PATH_LEN>>,
     },
 }
 
@@ -99,14 +99,14 @@ pub fn check_depends(
         });
     }
     let unsatisfied =
-        |key: &str, want: String<512>, have: Option<&str>| DependsError::Unsatisfied {
+        |key: &str, want: String<MAX_ERROR_LIST_LEN>, have: Option<&str>| DependsError::Unsatisfied {
             key: copy(key),
             want,
             have: have.map(copy),
         };
     if let Some(mut names) = header.info.depends_names() {
         if !names.any(|n| n == installed.name()) {
-            let want: String<512> = list(header.info.depends_names().into_iter().flatten(), " ");
+            let want: String<MAX_ERROR_LIST_LEN> = list(header.info.depends_names().into_iter().flatten(), " ");
             return Err(unsatisfied(
                 "artifact_name",
                 bracket(&want),
@@ -116,7 +116,7 @@ pub fn check_depends(
     }
     if let Some(mut groups) = header.info.depends_groups() {
         if !installed.group().is_some_and(|g| groups.any(|n| n == g)) {
-            let want: String<512> = list(header.info.depends_groups().into_iter().flatten(), " ");
+            let want: String<MAX_ERROR_LIST_LEN> = list(header.info.depends_groups().into_iter().flatten(), " ");
             return Err(unsatisfied(
                 "artifact_group",
                 bracket(&want),
@@ -134,7 +134,7 @@ pub fn check_depends(
         if !ok {
             let want = match value {
                 DependValue::One(_) => list(value.values(), ""),
-                DependValue::AnyOf(_) => bracket(&list::<_, _, 512>(value.values(), " ")),
+                DependValue::AnyOf(_) => bracket(&list::<_, _, MAX_ERROR_LIST_LEN>(value.values(), " ")),
             };
             return Err(unsatisfied(&key, want, have));
         }
@@ -142,7 +142,7 @@ pub fn check_depends(
     Ok(())
 }
 
-fn bracket(s: &str) -> String<512> {
+fn bracket(s: &str) -> String<MAX_ERROR_LIST_LEN> {
     let mut o = String::new();
     let _ = write!(o, "[{}]", s);
     o

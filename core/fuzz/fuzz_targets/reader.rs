@@ -1,13 +1,20 @@
 //! Fuzzes the Artifact reader: any input, cut into chunks whose sizes come from the input
 //! itself, must end in `Ok` or an error, never a panic, and the verdict must not depend on the
-//! chunking.
+//! chunking. Both set-ups are fuzzed: the hosted one (full arena, decode workspace) and the
+//! microcontroller one (a small arena, no workspace).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mender_core::reader::{Config, Event, HeapBuffers, Reader};
+use mender_core::codec::Workspace;
+use mender_core::reader::{Buffers, Config, Event, Reader, ARENA_SIZE_FULL};
 
-fn verdict(data: &[u8], chunk: usize) -> Result<(), String> {
-    let mut buffers = HeapBuffers::new();
-    let mut r = Reader::new(buffers.buffers(), Config::default());
+fn verdict(data: &[u8], chunk: usize, small: bool) -> Result<(), String> {
+    let mut arena = vec![0u8; if small { 768 } else { ARENA_SIZE_FULL }];
+    let mut ws = (!small).then(|| Box::new(Workspace::new()));
+    let buffers = Buffers {
+        arena: &mut arena,
+        workspace: ws.as_deref_mut(),
+    };
+    let mut r = Reader::new(buffers, Config::default());
     for c in data.chunks(chunk.max(1)) {
         let mut c = c;
         loop {
@@ -22,10 +29,10 @@ fn verdict(data: &[u8], chunk: usize) -> Result<(), String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&k, rest)) = data.split_first() else {
-        return;
-    };
-    let whole = verdict(rest, usize::MAX);
-    let chunked = verdict(rest, usize::from(k) + 1);
-    assert_eq!(whole, chunked);
+    let Some((&k, rest)) = data.split_first() else { return };
+    for small in [false, true] {
+        let whole = verdict(rest, usize::MAX, small);
+        let chunked = verdict(rest, usize::from(k) + 1, small);
+        assert_eq!(whole, chunked);
+    }
 });
