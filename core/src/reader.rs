@@ -317,21 +317,29 @@ impl Arena<'_> {
         what: &'static str,
         l: Limit,
     ) -> Result<(), Error> {
-        if doc.len.saturating_add(data.len()) > l.max {
-            return Err(Error::Limit(what, l));
-        }
         if doc.start + doc.len != self.top {
             return Err(Error::Invalid("reader: internal arena order"));
         }
+        // Whichever limit the bytes reach first is reported, so the verdict does not depend
+        // on how the input was chunked.
+        let doc_room = l.max.saturating_sub(doc.len);
+        let arena_room = self.buf.len().saturating_sub(self.top);
+        if data.len() > doc_room.min(arena_room) {
+            return Err(if arena_room < doc_room {
+                Error::Limit(
+                    what,
+                    Limit {
+                        name: "Buffers::arena",
+                        max: self.buf.len(),
+                    },
+                )
+            } else {
+                Error::Limit(what, l)
+            });
+        }
         let end = self.top + data.len();
-        let full = Error::Limit(
-            what,
-            Limit {
-                name: "Buffers::arena",
-                max: self.buf.len(),
-            },
-        );
-        let dst = self.buf.get_mut(self.top..end).ok_or(full)?;
+        let dst = (self.buf.get_mut(self.top..end))
+            .ok_or(Error::Invalid("reader: internal arena range"))?;
         dst.copy_from_slice(data);
         self.top = end;
         doc.len += data.len();

@@ -493,9 +493,26 @@ impl Rng {
 /// Reads `data` with the core reader in pieces whose sizes `chunks` picks; the error text, if
 /// any (including an incomplete Artifact at the end).
 pub fn read_verdict(data: &[u8], chunks: &mut dyn FnMut() -> usize) -> Result<(), String> {
-    use mender_core::reader::{Config, Event, HeapBuffers, Reader};
-    let mut buffers = HeapBuffers::new();
-    let mut r = Reader::new(buffers.buffers(), Config::default());
+    read_verdict_in(data, chunks, mender_core::reader::ARENA_SIZE_FULL, true)
+}
+
+/// [`read_verdict`] with an arena of `arena` bytes, and a decode workspace or none (the
+/// microcontroller set-up).
+pub fn read_verdict_in(
+    data: &[u8],
+    chunks: &mut dyn FnMut() -> usize,
+    arena: usize,
+    workspace: bool,
+) -> Result<(), String> {
+    use mender_core::codec::Workspace;
+    use mender_core::reader::{Buffers, Config, Event, Reader};
+    let mut arena = vec![0u8; arena];
+    let mut ws = workspace.then(|| Box::new(Workspace::new()));
+    let buffers = Buffers {
+        arena: &mut arena,
+        workspace: ws.as_deref_mut(),
+    };
+    let mut r = Reader::new(buffers, Config::default());
     let mut rest = data;
     while !rest.is_empty() {
         let n = chunks().clamp(1, rest.len());

@@ -1,7 +1,7 @@
 //! A deterministic mutation smoke run (the CI-sized sibling of the cargo-fuzz target in
 //! core/fuzz): damaged real Artifacts must be rejected or accepted without a panic, and the
 //! verdict must not depend on how the input is chunked.
-use mender_tests::{fixtures_dir, read_verdict, Rng};
+use mender_tests::{fixtures_dir, read_verdict, read_verdict_in, Rng};
 
 #[test]
 fn mutated_artifacts_never_panic_and_do_not_depend_on_chunking() {
@@ -78,6 +78,10 @@ fn fuzz_regressions() {
         let whole = read_verdict(rest, &mut || usize::MAX);
         let chunked = read_verdict(rest, &mut || usize::from(k) + 1);
         assert_eq!(whole, chunked, "{}", path.display());
+        // The microcontroller set-up of the fuzz target: a small arena, no workspace.
+        let whole = read_verdict_in(rest, &mut || usize::MAX, 768, false);
+        let chunked = read_verdict_in(rest, &mut || usize::from(k) + 1, 768, false);
+        assert_eq!(whole, chunked, "{} (small arena)", path.display());
         n += 1;
     }
     assert!(n > 0, "no regression inputs in {}", dir.display());
