@@ -9,6 +9,12 @@ use core::fmt::{Debug, Display};
 pub trait BlockDevice {
     type Error: Debug + Display;
 
+    /// Whether a range can be rewritten without touching its neighbours: block devices and
+    /// files can; NOR flash cannot (sectors erase whole, so it is written front to back once).
+    /// When `false`, the image writer never reads back and never skips equal frames: it
+    /// writes every byte, sequentially, from offset 0.
+    const REWRITE_IN_PLACE: bool = true;
+
     /// Capacity in bytes. An image larger than this is refused before anything is written.
     fn size(&mut self) -> Result<u64, Self::Error>;
 

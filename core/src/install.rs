@@ -112,7 +112,9 @@ pub struct WriteStats {
 
 /// Writes an image onto a block device in frames, reading each frame back first and skipping
 /// frames that are already equal (flash wear, and speed on re-installs). Never writes beyond
-/// the declared image size.
+/// the declared image size. On a device that cannot rewrite in place
+/// ([`BlockDevice::REWRITE_IN_PLACE`] is `false`, NOR flash) every frame is written in order
+/// and nothing is read back: an erase-on-write device would lose a skipped frame.
 pub struct ImageWriter<'a, B: BlockDevice> {
     dev: &'a mut B,
     frame: &'a mut [u8],
@@ -124,7 +126,8 @@ pub struct ImageWriter<'a, B: BlockDevice> {
 }
 
 impl<'a, B: BlockDevice> ImageWriter<'a, B> {
-    /// `frame` and `scratch` must have the same, non-zero length: the write unit.
+    /// `frame` and `scratch` must have the same, non-zero length: the write unit. When the
+    /// device cannot rewrite in place, `scratch` is unused and may be empty (unit = `frame`).
     pub fn new(dev: &'a mut B, frame: &'a mut [u8], scratch: &'a mut [u8]) -> Self {
         ImageWriter {
             dev,
@@ -157,7 +160,11 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
     }
 
     pub fn write(&mut self, mut data: &[u8]) -> Result<(), InstallError> {
-        let unit = self.frame.len().min(self.scratch.len());
+        let unit = if B::REWRITE_IN_PLACE {
+            self.frame.len().min(self.scratch.len())
+        } else {
+            self.frame.len()
+        };
         if unit == 0 {
             return Err(InstallError::Device(text(
                 &"image writer has no frame buffer",
@@ -188,10 +195,14 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
             return Ok(());
         }
         let dev_err = |e: B::Error| InstallError::Device(text(&e));
-        self.dev
-            .read(self.offset, &mut self.scratch[..n])
-            .map_err(dev_err)?;
-        if self.scratch[..n] == self.frame[..n] {
+        // Only a device that rewrites in place may keep a frame it already holds.
+        let equal = B::REWRITE_IN_PLACE && {
+            self.dev
+                .read(self.offset, &mut self.scratch[..n])
+                .map_err(dev_err)?;
+            self.scratch[..n] == self.frame[..n]
+        };
+        if equal {
             self.stats.skipped += n as u64;
         } else {
             self.dev

@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod codec;
+pub mod flash;
 pub mod hal;
 pub mod install;
 pub mod json;

@@ -40,6 +40,8 @@ fn capacities_match_the_core() {
         ("MAX_PAX_SIZE", limits::MAX_PAX_SIZE),
         ("MAX_ERROR_PATH_LEN", limits::MAX_ERROR_PATH_LEN),
         ("MAX_ERROR_LIST_LEN", limits::MAX_ERROR_LIST_LEN),
+        ("MAX_FLASH_UNIT", mender_core::flash::MAX_FLASH_UNIT),
+        ("MAX_FLASH_ENV_SIZE", mender_core::flash::MAX_FLASH_ENV_SIZE),
         ("MAX_ARTIFACT_NAME_LEN", limits::MAX_ARTIFACT_NAME_LEN),
         ("MAX_DEVICE_TYPES", limits::MAX_DEVICE_TYPES),
         ("MAX_DEVICE_TYPE_LEN", limits::MAX_DEVICE_TYPE_LEN),
