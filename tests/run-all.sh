@@ -38,3 +38,6 @@ echo "== standalone tests with the armv7 binary under qemu-arm"
 MENDER_TEST_BIN="$cross/armv7-unknown-linux-gnueabihf/release/mender" \
   MENDER_TEST_RUNNER="qemu-arm -L /usr/arm-linux-gnueabihf" \
   cargo test -q -p mender-tests --test standalone
+
+echo "== Cortex-M firmware under QEMU (fw-gzip, fw-plain) and its budgets"
+bash tests/mcu-firmware.sh

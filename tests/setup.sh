@@ -22,6 +22,7 @@ want aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 want arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf
 want qemu-aarch64 qemu-user
 want qemu-arm qemu-user
+want qemu-system-arm qemu-system-arm
 want size binutils
 want readelf binutils
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -98,15 +98,17 @@ pub fn check_depends(
             compatible: list(header.info.device_types(), " "),
         });
     }
-    let unsatisfied =
-        |key: &str, want: String<MAX_ERROR_LIST_LEN>, have: Option<&str>| DependsError::Unsatisfied {
+    let unsatisfied = |key: &str, want: String<MAX_ERROR_LIST_LEN>, have: Option<&str>| {
+        DependsError::Unsatisfied {
             key: copy(key),
             want,
             have: have.map(copy),
-        };
+        }
+    };
     if let Some(mut names) = header.info.depends_names() {
         if !names.any(|n| n == installed.name()) {
-            let want: String<MAX_ERROR_LIST_LEN> = list(header.info.depends_names().into_iter().flatten(), " ");
+            let want: String<MAX_ERROR_LIST_LEN> =
+                list(header.info.depends_names().into_iter().flatten(), " ");
             return Err(unsatisfied(
                 "artifact_name",
                 bracket(&want),
@@ -116,7 +118,8 @@ pub fn check_depends(
     }
     if let Some(mut groups) = header.info.depends_groups() {
         if !installed.group().is_some_and(|g| groups.any(|n| n == g)) {
-            let want: String<MAX_ERROR_LIST_LEN> = list(header.info.depends_groups().into_iter().flatten(), " ");
+            let want: String<MAX_ERROR_LIST_LEN> =
+                list(header.info.depends_groups().into_iter().flatten(), " ");
             return Err(unsatisfied(
                 "artifact_group",
                 bracket(&want),
@@ -134,7 +137,9 @@ pub fn check_depends(
         if !ok {
             let want = match value {
                 DependValue::One(_) => list(value.values(), ""),
-                DependValue::AnyOf(_) => bracket(&list::<_, _, MAX_ERROR_LIST_LEN>(value.values(), " ")),
+                DependValue::AnyOf(_) => {
+                    bracket(&list::<_, _, MAX_ERROR_LIST_LEN>(value.values(), " "))
+                }
             };
             return Err(unsatisfied(&key, want, have));
         }

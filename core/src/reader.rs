@@ -1232,8 +1232,8 @@ impl<'v> State<'v> {
     }
 
     /// The augment may add provides, depends and meta-data keys, never change existing ones
-    /// (the official reader's merge fails on conflicting keys). Out of line: its key list is
-    /// large, and only augmented Artifacts need it.
+    /// (the official reader's merge fails on conflicting keys). Out of line: only augmented
+    /// Artifacts need it, and its decoded keys should not enlarge the common path's frame.
     #[inline(never)]
     fn check_augment_conflicts(&self) -> Result<(), Error> {
         let (Some(orig), Some(aug)) = (
@@ -1252,20 +1252,23 @@ impl<'v> State<'v> {
                 return Err(Error::ConflictingKey("depends", k));
             }
         }
-        let keys = |raw: &'_ [u8]| -> Vec<meta::Key, MAX_PROVIDES> {
-            crate::json::Value::of(raw)
-                .map(|v| {
-                    v.members()
-                        .filter_map(|(k, _)| k.string().ok())
-                        .take(MAX_PROVIDES)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        // Keys are compared in place, one decoded key at a time: collecting them would cost
+        // kilobytes of stack, which a microcontroller does not have.
         if self.has_meta_data && self.has_augment_meta_data {
-            let orig_keys = keys(self.arena.get(self.meta_data));
-            for k in keys(self.arena.get(self.augment_meta_data)) {
-                if orig_keys.contains(&k) {
+            let (Ok(orig), Ok(aug)) = (
+                crate::json::Value::of(self.arena.get(self.meta_data)),
+                crate::json::Value::of(self.arena.get(self.augment_meta_data)),
+            ) else {
+                return Ok(());
+            };
+            for (k, _) in aug.members() {
+                let Ok(k) = k.string::<MAX_KEY_LEN>() else {
+                    continue;
+                };
+                if orig
+                    .members()
+                    .any(|(o, _)| o.string::<MAX_KEY_LEN>().is_ok_and(|o| o == k))
+                {
                     return Err(Error::ConflictingKey("meta-data", k));
                 }
             }

@@ -7,36 +7,58 @@
 //! (default: as targets/build.sh, `${CROSS_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/cross}` from
 //! the workspace root); `--update` also writes the measured columns back into the table.
 //! Binutils `size` and `readelf` read ELF of every architecture, so no cross binutils are needed.
+//!
+//! `size-check --firmware [--doc FILE] [--elf-dir DIR] [--stack FILE] [--update]` holds the
+//! Cortex-M firmware to the "Cortex-M firmware" table instead (see [`firmware`]).
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// What is measured, in the order of the table's column pairs ("file budget", "file measured").
-const METRICS: [&str; 4] = ["file", "text", "data", "bss"];
+mod firmware;
 
-/// The heading that opens the table's section in memory-budget.md.
-const SECTION: &str = "## Binary size";
+/// A budget table of memory-budget.md: where it is, which columns name a row, and what is
+/// measured (each metric has a "<metric> budget" and a "<metric> measured" column).
+#[derive(Debug)]
+struct Spec {
+    /// The heading that opens the table's section.
+    section: &'static str,
+    /// Columns naming a row, with the width each gets in the report.
+    keys: &'static [(&'static str, usize)],
+    metrics: &'static [&'static str],
+}
+
+/// The release binaries of targets/build.sh.
+const BINARIES: Spec = Spec {
+    section: "## Binary size",
+    keys: &[("binary", 8), ("target", 32)],
+    metrics: &["file", "text", "data", "bss"],
+};
 
 /// Where the table's columns are.
 #[derive(Debug, PartialEq)]
 struct Layout {
     width: usize,
-    binary: usize,
-    target: usize,
-    budget: [usize; 4],
-    measured: [usize; 4],
+    keys: Vec<usize>,
+    budget: Vec<usize>,
+    measured: Vec<usize>,
 }
 
-/// One row of the table: the binary of one target and its budgets.
+/// One row of a table and its budgets, in the order of the spec's metrics.
 #[derive(Debug, PartialEq)]
 struct Row {
     /// 0-based line index in the document, for `--update`.
     line: usize,
     cells: Vec<String>,
-    binary: String,
-    target: String,
-    budget: [u64; 4],
+    keys: Vec<String>,
+    budget: Vec<u64>,
+}
+
+impl Row {
+    /// The row's key cells, for messages.
+    fn label(&self) -> String {
+        self.keys.join(" ")
+    }
 }
 
 fn cells(line: &str) -> Vec<String> {
@@ -58,27 +80,28 @@ fn parse_number(cell: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Finds the table under [`SECTION`] and reads its budgets. Errors name the line.
-fn parse_table(doc: &str) -> Result<(Layout, Vec<Row>), String> {
+/// Finds the table under the spec's section and reads its budgets. Errors name the line.
+fn parse_table(doc: &str, spec: &Spec) -> Result<(Layout, Vec<Row>), String> {
+    let section = spec.section;
     let lines: Vec<&str> = doc.lines().collect();
     let start = lines
         .iter()
-        .position(|l| l.starts_with(SECTION))
-        .ok_or_else(|| format!("no section starting with '{SECTION}'"))?;
+        .position(|l| l.starts_with(section))
+        .ok_or_else(|| format!("no section starting with '{section}'"))?;
     let mut at = start + 1;
     while let Some(line) = lines.get(at) {
         if line.trim_start().starts_with('|') {
             break;
         }
         if line.starts_with("## ") {
-            return Err(format!("no table under '{SECTION}'"));
+            return Err(format!("no table under '{section}'"));
         }
         at += 1;
     }
     let header = lines
         .get(at)
         .map(|l| cells(l))
-        .ok_or_else(|| format!("no table under '{SECTION}'"))?;
+        .ok_or_else(|| format!("no table under '{section}'"))?;
     let find = |name: &str| header.iter().position(|c| c == name);
     let mut missing = Vec::new();
     let mut column = |name: String| {
@@ -87,10 +110,21 @@ fn parse_table(doc: &str) -> Result<(Layout, Vec<Row>), String> {
             0
         })
     };
-    let binary = column("binary".to_owned());
-    let target = column("target".to_owned());
-    let budget = METRICS.map(|m| column(format!("{m} budget")));
-    let measured = METRICS.map(|m| column(format!("{m} measured")));
+    let keys: Vec<usize> = spec
+        .keys
+        .iter()
+        .map(|(k, _)| column((*k).to_owned()))
+        .collect();
+    let budget: Vec<usize> = spec
+        .metrics
+        .iter()
+        .map(|m| column(format!("{m} budget")))
+        .collect();
+    let measured: Vec<usize> = spec
+        .metrics
+        .iter()
+        .map(|m| column(format!("{m} measured")))
+        .collect();
     if !missing.is_empty() {
         return Err(format!(
             "line {}: the table has no column {}",
@@ -100,8 +134,7 @@ fn parse_table(doc: &str) -> Result<(Layout, Vec<Row>), String> {
     }
     let layout = Layout {
         width: header.len(),
-        binary,
-        target,
+        keys,
         budget,
         measured,
     };
@@ -125,20 +158,19 @@ fn parse_table(doc: &str) -> Result<(Layout, Vec<Row>), String> {
             ));
         }
         let cell = |i: usize| cells.get(i).map_or("", String::as_str);
-        let mut budget = [0u64; 4];
-        for (slot, (metric, &col)) in budget.iter_mut().zip(METRICS.iter().zip(&layout.budget)) {
-            *slot = parse_number(cell(col)).ok_or_else(|| {
+        let mut budget = Vec::with_capacity(spec.metrics.len());
+        for (metric, &col) in spec.metrics.iter().zip(&layout.budget) {
+            budget.push(parse_number(cell(col)).ok_or_else(|| {
                 format!(
                     "line {}: '{metric} budget' is not a number: '{}'",
                     line + 1,
                     cell(col)
                 )
-            })?;
+            })?);
         }
         rows.push(Row {
             line,
-            binary: cell(layout.binary).to_owned(),
-            target: cell(layout.target).to_owned(),
+            keys: layout.keys.iter().map(|&k| cell(k).to_owned()).collect(),
             cells,
             budget,
         });
@@ -212,31 +244,43 @@ fn measure(bin: &Path) -> Result<[u64; 4], String> {
 }
 
 /// The budget-against-measured table, and one line per cell over its budget.
-fn report(rows: &[Row], measured: &[[u64; 4]]) -> (String, Vec<String>) {
+fn report(spec: &Spec, rows: &[Row], measured: &[Vec<u64>]) -> (String, Vec<String>) {
     let mut text = String::new();
     let mut over = Vec::new();
+    let metric_width = spec
+        .metrics
+        .iter()
+        .map(|m| m.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    for (name, width) in spec.keys {
+        let _ = write!(text, "{name:<width$} ");
+    }
     let _ = writeln!(
         text,
-        "{:<8} {:<32} {:<6} {:>10} {:>10} {:>10}",
-        "binary", "target", "column", "budget", "measured", "headroom"
+        "{:<metric_width$} {:>10} {:>10} {:>10}",
+        "column", "budget", "measured", "headroom"
     );
     for (row, values) in rows.iter().zip(measured) {
-        for ((metric, &budget), &value) in METRICS.iter().zip(&row.budget).zip(values) {
+        for ((metric, &budget), &value) in spec.metrics.iter().zip(&row.budget).zip(values) {
             let verdict = match budget.checked_sub(value) {
                 Some(room) => room.to_string(),
                 None => {
                     let excess = value.saturating_sub(budget);
                     over.push(format!(
-                        "{} {} {metric}: {value} > {budget} (+{excess})",
-                        row.binary, row.target
+                        "{} {metric}: {value} > {budget} (+{excess})",
+                        row.label()
                     ));
                     format!("OVER by {excess}")
                 }
             };
+            for ((_, width), key) in spec.keys.iter().zip(&row.keys) {
+                let _ = write!(text, "{key:<width$} ");
+            }
             let _ = writeln!(
                 text,
-                "{:<8} {:<32} {:<6} {budget:>10} {value:>10} {verdict:>10}",
-                row.binary, row.target, metric
+                "{metric:<metric_width$} {budget:>10} {value:>10} {verdict:>10}"
             );
         }
     }
@@ -244,7 +288,7 @@ fn report(rows: &[Row], measured: &[[u64; 4]]) -> (String, Vec<String>) {
 }
 
 /// The document with the measured columns of every row replaced; every other line as it was.
-fn update_doc(doc: &str, layout: &Layout, rows: &[Row], measured: &[[u64; 4]]) -> String {
+fn update_doc(doc: &str, layout: &Layout, rows: &[Row], measured: &[Vec<u64>]) -> String {
     let mut lines: Vec<String> = doc.lines().map(str::to_owned).collect();
     for (row, values) in rows.iter().zip(measured) {
         let mut cells = row.cells.clone();
@@ -262,6 +306,40 @@ fn update_doc(doc: &str, layout: &Layout, rows: &[Row], measured: &[[u64; 4]]) -
         out.push('\n');
     }
     out
+}
+
+/// Prints the report, writes the measured columns with `update`, and says whether every
+/// cell is within its budget.
+fn conclude(
+    spec: &Spec,
+    doc_path: &Path,
+    doc: &str,
+    (layout, rows): (&Layout, &[Row]),
+    measured: &[Vec<u64>],
+    update: bool,
+) -> Result<bool, String> {
+    let (table, over) = report(spec, rows, measured);
+    print!("{table}");
+    if update {
+        std::fs::write(doc_path, update_doc(doc, layout, rows, measured))
+            .map_err(|e| format!("cannot write {}: {e}", doc_path.display()))?;
+        println!(
+            "size-check: measured columns written to {}",
+            doc_path.display()
+        );
+    }
+    if over.is_empty() {
+        println!(
+            "size-check: {} rows of '{}' within budget ({})",
+            rows.len(),
+            spec.section,
+            doc_path.display()
+        );
+        Ok(true)
+    } else {
+        eprintln!("size-check: over budget:\n  {}", over.join("\n  "));
+        Ok(false)
+    }
 }
 
 fn workspace_root() -> PathBuf {
@@ -290,67 +368,111 @@ fn default_dir() -> PathBuf {
     }
 }
 
+/// Which table is checked, and where its measurements come from.
+#[derive(Debug, PartialEq)]
+enum Mode {
+    /// The release binaries of targets/build.sh, under `dir`.
+    Binaries { dir: PathBuf },
+    /// The firmware ELFs under `elf_dir` and the stack peaks their QEMU runs printed.
+    Firmware { elf_dir: PathBuf, stack: PathBuf },
+}
+
+#[derive(Debug)]
 struct Args {
     doc: PathBuf,
-    dir: PathBuf,
     update: bool,
+    mode: Mode,
 }
+
+const USAGE: &str = "usage: size-check [--doc FILE] [--dir DIR] [--update]\n       size-check --firmware [--doc FILE] [--elf-dir DIR] [--stack FILE] [--update]";
 
 fn parse_args(mut args: impl Iterator<Item = OsString>) -> Result<Args, String> {
     let mut doc = PathBuf::from("memory-budget.md");
-    let mut dir = default_dir();
+    let mut dir = None;
+    let mut elf_dir = None;
+    let mut stack = None;
+    let mut firmware = false;
     let mut update = false;
     while let Some(arg) = args.next() {
         match arg.to_str() {
             Some("--doc") => doc = args.next().ok_or("--doc needs a file")?.into(),
-            Some("--dir") => dir = args.next().ok_or("--dir needs a directory")?.into(),
+            Some("--dir") => dir = Some(args.next().ok_or("--dir needs a directory")?.into()),
+            Some("--elf-dir") => {
+                elf_dir = Some(args.next().ok_or("--elf-dir needs a directory")?.into())
+            }
+            Some("--stack") => stack = Some(args.next().ok_or("--stack needs a file")?.into()),
+            Some("--firmware") => firmware = true,
             Some("--update") => update = true,
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
+    let mode = if firmware {
+        if dir.is_some() {
+            return Err("--dir is for the binaries; the firmware takes --elf-dir".into());
+        }
+        Mode::Firmware {
+            elf_dir: from_root(elf_dir.unwrap_or_else(firmware::default_elf_dir)),
+            stack: from_root(stack.unwrap_or_else(firmware::default_stack_file)),
+        }
+    } else {
+        if elf_dir.is_some() || stack.is_some() {
+            return Err("--elf-dir and --stack need --firmware".into());
+        }
+        Mode::Binaries {
+            dir: from_root(dir.unwrap_or_else(default_dir)),
+        }
+    };
     Ok(Args {
         doc: from_root(doc),
-        dir: from_root(dir),
         update,
+        mode,
     })
 }
 
 fn run(args: &Args) -> Result<bool, String> {
     let doc = std::fs::read_to_string(&args.doc)
         .map_err(|e| format!("cannot read {}: {e}", args.doc.display()))?;
-    let (layout, rows) = parse_table(&doc).map_err(|e| format!("{}: {e}", args.doc.display()))?;
+    let spec = match args.mode {
+        Mode::Binaries { .. } => &BINARIES,
+        Mode::Firmware { .. } => &firmware::FIRMWARE,
+    };
+    let (layout, rows) =
+        parse_table(&doc, spec).map_err(|e| format!("{}: {e}", args.doc.display()))?;
+    let measured = match &args.mode {
+        Mode::Binaries { dir } => measure_binaries(dir, &rows)?,
+        Mode::Firmware { elf_dir, stack } => {
+            firmware::measure_all(elf_dir, stack, &firmware::link_dir(), &rows)?
+        }
+    };
+    conclude(
+        spec,
+        &args.doc,
+        &doc,
+        (&layout, &rows),
+        &measured,
+        args.update,
+    )
+}
+
+/// Measures the binary of every row of the binary table.
+fn measure_binaries(dir: &Path, rows: &[Row]) -> Result<Vec<Vec<u64>>, String> {
     let mut measured = Vec::with_capacity(rows.len());
     let mut errors = Vec::new();
-    for row in &rows {
-        let bin = args.dir.join(&row.target).join("release").join(&row.binary);
+    for row in rows {
+        let (binary, target) = match row.keys.as_slice() {
+            [binary, target] => (binary, target),
+            _ => return Err(format!("row {}: expected binary and target", row.label())),
+        };
+        let bin = dir.join(target).join("release").join(binary);
         match measure(&bin) {
-            Ok(values) => measured.push(values),
+            Ok(values) => measured.push(values.to_vec()),
             Err(e) => errors.push(e),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors.join("\n"));
-    }
-    let (table, over) = report(&rows, &measured);
-    print!("{table}");
-    if args.update {
-        std::fs::write(&args.doc, update_doc(&doc, &layout, &rows, &measured))
-            .map_err(|e| format!("cannot write {}: {e}", args.doc.display()))?;
-        println!(
-            "size-check: measured columns written to {}",
-            args.doc.display()
-        );
-    }
-    if over.is_empty() {
-        println!(
-            "size-check: {} binaries within budget ({})",
-            rows.len(),
-            args.doc.display()
-        );
-        Ok(true)
+    if errors.is_empty() {
+        Ok(measured)
     } else {
-        eprintln!("size-check: over budget:\n  {}", over.join("\n  "));
-        Ok(false)
+        Err(errors.join("\n"))
     }
 }
 
@@ -358,7 +480,7 @@ fn main() -> ExitCode {
     let args = match parse_args(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("size-check: {e}\nusage: size-check [--doc FILE] [--dir DIR] [--update]");
+            eprintln!("size-check: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -385,13 +507,13 @@ mod tests {
 
     #[test]
     fn reads_budgets_by_column_name() {
-        let (layout, rows) = parse_table(DOC).expect("parses");
+        let (layout, rows) = parse_table(DOC, &BINARIES).expect("parses");
         assert_eq!(layout.width, 10);
         assert_eq!(layout.budget, [2, 4, 6, 8]);
         assert_eq!(layout.measured, [3, 5, 7, 9]);
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].target, "aarch64-unknown-linux-musl");
-        assert_eq!(rows[0].binary, "mender");
+        assert_eq!(layout.keys, [0, 1]);
+        assert_eq!(rows[0].keys, ["mender", "aarch64-unknown-linux-musl"]);
         assert_eq!(rows[0].budget, [1_600_000, 1000, 200, 30]);
         assert_eq!(rows[1].budget, [1_900_000, 1000, 200, 30]);
         assert_eq!(rows[1].line, 9);
@@ -400,21 +522,25 @@ mod tests {
     #[test]
     fn rejects_malformed_tables() {
         let no_column = DOC.replace("bss budget", "bss limit");
-        let err = parse_table(&no_column).expect_err("missing column");
+        let err = parse_table(&no_column, &BINARIES).expect_err("missing column");
         assert!(err.contains("no column bss budget"), "{err}");
         let bad_number = DOC.replace("| 1000 | - |", "| lots | - |");
-        let err = parse_table(&bad_number).expect_err("bad number");
+        let err = parse_table(&bad_number, &BINARIES).expect_err("bad number");
         assert!(
             err.contains("line 9") && err.contains("'text budget'"),
             "{err}"
         );
         let short_row = DOC.replace("| 30 | 5 |\n", "| 30 |\n");
-        assert!(parse_table(&short_row)
+        assert!(parse_table(&short_row, &BINARIES)
             .expect_err("short")
             .contains("line 10"));
         let no_section = DOC.replace("## Binary size", "## Sizes");
-        assert!(parse_table(&no_section).is_err());
-        assert!(parse_table("## Binary size\n\ntext\n\n## RAM\n| a |\n|---|\n").is_err());
+        assert!(parse_table(&no_section, &BINARIES).is_err());
+        assert!(parse_table(
+            "## Binary size\n\ntext\n\n## RAM\n| a |\n|---|\n",
+            &BINARIES
+        )
+        .is_err());
         assert_eq!(parse_number("-"), None);
         assert_eq!(parse_number(""), None);
         assert_eq!(parse_number("+5"), None);
@@ -423,9 +549,9 @@ mod tests {
 
     #[test]
     fn over_budget_is_reported_at_the_first_byte() {
-        let (_, rows) = parse_table(DOC).expect("parses");
-        let measured = [[1_600_000, 1000, 200, 30], [1_900_001, 999, 201, 0]];
-        let (table, over) = report(&rows, &measured);
+        let (_, rows) = parse_table(DOC, &BINARIES).expect("parses");
+        let measured = [vec![1_600_000, 1000, 200, 30], vec![1_900_001, 999, 201, 0]];
+        let (table, over) = report(&BINARIES, &rows, &measured);
         assert_eq!(
             over,
             vec![
@@ -441,10 +567,10 @@ mod tests {
 
     #[test]
     fn update_rewrites_only_measured_cells() {
-        let (layout, rows) = parse_table(DOC).expect("parses");
-        let measured = [[11, 12, 13, 14], [21, 22, 23, 24]];
+        let (layout, rows) = parse_table(DOC, &BINARIES).expect("parses");
+        let measured = [vec![11, 12, 13, 14], vec![21, 22, 23, 24]];
         let updated = update_doc(DOC, &layout, &rows, &measured);
-        let (_, again) = parse_table(&updated).expect("still parses");
+        let (_, again) = parse_table(&updated, &BINARIES).expect("still parses");
         assert_eq!(again[0].budget, rows[0].budget);
         let changed: Vec<(&str, &str)> = DOC
             .lines()
@@ -507,7 +633,7 @@ mod tests {
     fn the_budget_document_has_every_target() {
         let doc = std::fs::read_to_string(workspace_root().join("memory-budget.md"))
             .expect("memory-budget.md");
-        let (_, rows) = parse_table(&doc).expect("memory-budget.md binary table");
+        let (_, rows) = parse_table(&doc, &BINARIES).expect("memory-budget.md binary table");
         for target in [
             "x86_64-unknown-linux-gnu",
             "aarch64-unknown-linux-musl",
@@ -515,8 +641,7 @@ mod tests {
             "x86_64-unknown-linux-musl",
         ] {
             assert!(
-                rows.iter()
-                    .any(|r| r.target == target && r.binary == "mender"),
+                rows.iter().any(|r| r.keys == ["mender", target]),
                 "no mender row for {target}"
             );
         }

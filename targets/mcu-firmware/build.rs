@@ -1,0 +1,33 @@
+//! Links the firmware binaries with cortex-m-rt's `link.x` and each variant's memory map
+//! (`link/<bin>.x`, copied as `memory.x` into a directory of its own). Only for bare-metal
+//! Cortex-M targets: host builds (the library and its tests) are not touched.
+use std::path::PathBuf;
+
+const BINS: [&str; 2] = ["fw-gzip", "fw-plain"];
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if !(target.starts_with("thumb") && target.ends_with("-none-eabihf")
+        || target.starts_with("thumb") && target.ends_with("-none-eabi"))
+    {
+        return;
+    }
+    let out = match std::env::var_os("OUT_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => panic!("cargo sets OUT_DIR for build scripts"),
+    };
+    for bin in BINS {
+        let src = format!("link/{bin}.x");
+        println!("cargo:rerun-if-changed={src}");
+        let dir = out.join(bin);
+        if let Err(e) = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::copy(&src, dir.join("memory.x")).map(|_| ()))
+        {
+            panic!("cannot place {src} as {}/memory.x: {e}", dir.display());
+        }
+        println!("cargo:rustc-link-arg-bin={bin}=-L{}", dir.display());
+    }
+    println!("cargo:rustc-link-arg-bins=--nmagic");
+    println!("cargo:rustc-link-arg-bins=-Tlink.x");
+}

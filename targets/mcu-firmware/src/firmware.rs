@@ -1,0 +1,263 @@
+//! The firmware's `main`, shared by both variants: read the command line, open the host files
+//! that stand in for the Artifact, the two slots' NOR flash and the boot environment's flash
+//! sectors, run [`crate::update`] or [`crate::commit`], print one result line and the measured
+//! `stack_peak=N`, and leave QEMU with an exit status.
+//!
+//! Command line (`-semihosting-config enable=on,target=native,arg=mender-fw,arg=install,...`;
+//! words are split at spaces, so paths must not contain any):
+//!
+//! ```text
+//! mender-fw install ARTIFACT SLOT2 SLOT3 ENV   stream ARTIFACT into the inactive slot, switch
+//! mender-fw commit ENV                         confirm the running slot
+//! mender-fw status ENV                         print mender_boot_part and upgrade_available
+//! ```
+//!
+//! Each SLOT file is one NOR flash chip holding one slot (a whole number of
+//! [`crate::semihosting::FLASH_ERASE_SIZE`] sectors); ENV is a chip of two sectors holding the redundant boot
+//! environment record. Exit status: 0 done, 1 the update or commit failed (the text says why;
+//! the boot environment is unchanged), 2 bad command line or files, 3 panic or fault, 4 the
+//! stack overflowed its area (the run is not trustworthy).
+use crate::semihosting::{self, File, FileFlash, FileSource};
+use crate::stack;
+use crate::{DeviceInfo, Memory, Slots, ARENA_LEN, CHUNK_LEN, DEVICE_TYPE, FRAME_LEN};
+use core::fmt::Write as _;
+use cortex_m_rt::{exception, ExceptionFrame};
+use mender_core::codec::Workspace;
+use mender_core::flash::{FlashBootEnv, NorPartition};
+use mender_core::install;
+use mender_core::reader::Buffers;
+
+const EXIT_OK: u32 = 0;
+const EXIT_FAILED: u32 = 1;
+const EXIT_USAGE: u32 = 2;
+const EXIT_FAULT: u32 = 3;
+const EXIT_STACK: u32 = 4;
+
+/// Runs the command line and exits. `workspace` decides whether compressed Artifacts can be
+/// read; it is the only difference between the `fw-gzip` and `fw-plain` variants.
+pub fn run(workspace: Option<&mut Workspace>) -> ! {
+    let mut out = console();
+    let code = command(&mut out, workspace);
+    finish(&mut out, code)
+}
+
+/// Prints the stack measurement and exits; an overflowed stack overrides a success.
+fn finish(out: &mut Option<File>, code: u32) -> ! {
+    let used = stack::measure();
+    say(
+        out,
+        format_args!("stack_peak={} stack_size={}\n", used.peak, used.size),
+    );
+    if used.overflowed {
+        say(
+            out,
+            format_args!("mender-fw: error: the stack overflowed\n"),
+        );
+        semihosting::exit(EXIT_STACK);
+    }
+    semihosting::exit(code)
+}
+
+fn console() -> Option<File> {
+    File::stdout().ok()
+}
+
+/// Prints to the console if there is one (a missing console must not stop an update).
+fn say(out: &mut Option<File>, args: core::fmt::Arguments<'_>) {
+    if let Some(f) = out {
+        let _ = f.write_fmt(args);
+    }
+}
+
+fn command(out: &mut Option<File>, workspace: Option<&mut Workspace>) -> u32 {
+    let mut line = [0u8; 256];
+    let cmdline = match semihosting::cmdline(&mut line) {
+        Ok(c) => c,
+        Err(e) => {
+            say(out, format_args!("mender-fw: error: {}\n", e));
+            return EXIT_USAGE;
+        }
+    };
+    let mut words = cmdline.split_ascii_whitespace().skip(1);
+    let mut next = [""; 5];
+    let mut n = 0;
+    for (slot, w) in next.iter_mut().zip(&mut words) {
+        *slot = w;
+        n += 1;
+    }
+    let extra = words.next().is_some();
+    match (next, n, extra) {
+        (["install", artifact, a, b, env], 5, false) => {
+            install_cmd(out, workspace, artifact, a, b, env)
+        }
+        (["commit", env, ..], 2, false) => commit_cmd(out, env),
+        (["status", env, ..], 2, false) => status_cmd(out, env),
+        _ => {
+            say(
+                out,
+                format_args!(
+                    "usage: mender-fw install ARTIFACT SLOT2 SLOT3 ENV | commit ENV | status ENV\n"
+                ),
+            );
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Opens a slot's flash file as a partition covering all of it.
+fn slot(out: &mut Option<File>, path: &str) -> Option<NorPartition<FileFlash>> {
+    match FileFlash::open(path) {
+        Ok(flash) => Some(NorPartition::new(flash)),
+        Err(e) => {
+            say(out, format_args!("mender-fw: error: {}: {}\n", path, e));
+            None
+        }
+    }
+}
+
+fn env(out: &mut Option<File>, path: &str) -> Option<FlashBootEnv<FileFlash>> {
+    match FileFlash::open(path) {
+        Ok(flash) => Some(FlashBootEnv::new(flash)),
+        Err(e) => {
+            say(out, format_args!("mender-fw: error: {}: {}\n", path, e));
+            None
+        }
+    }
+}
+
+fn install_cmd(
+    out: &mut Option<File>,
+    workspace: Option<&mut Workspace>,
+    artifact: &str,
+    a: &str,
+    b: &str,
+    env_path: &str,
+) -> u32 {
+    let mut source = match File::open_read(artifact) {
+        Ok(f) => FileSource(f),
+        Err(e) => {
+            say(out, format_args!("mender-fw: error: {}: {}\n", artifact, e));
+            return EXIT_USAGE;
+        }
+    };
+    let (Some(mut slot_a), Some(mut slot_b), Some(mut env)) =
+        (slot(out, a), slot(out, b), env(out, env_path))
+    else {
+        return EXIT_USAGE;
+    };
+    let mut arena = [0u8; ARENA_LEN];
+    let mut frame = [0u8; FRAME_LEN];
+    let mut chunk = [0u8; CHUNK_LEN];
+    let mem = Memory {
+        buffers: Buffers {
+            arena: &mut arena,
+            workspace,
+        },
+        frame: &mut frame,
+        chunk: &mut chunk,
+    };
+    let slots = Slots {
+        a: &mut slot_a,
+        b: &mut slot_b,
+    };
+    let device = DeviceInfo {
+        device_type: DEVICE_TYPE,
+    };
+    match crate::update(&mut source, mem, slots, &mut env, device) {
+        Ok(r) => {
+            say(
+                out,
+                format_args!(
+                    "mender-fw: installed slot={} artifact_bytes={} image_bytes={} written={}\n",
+                    r.slot, r.artifact_bytes, r.stats.received, r.stats.written
+                ),
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            say(out, format_args!("mender-fw: error: {}\n", e));
+            EXIT_FAILED
+        }
+    }
+}
+
+fn commit_cmd(out: &mut Option<File>, env_path: &str) -> u32 {
+    let Some(mut env) = env(out, env_path) else {
+        return EXIT_USAGE;
+    };
+    match crate::commit(&mut env) {
+        Ok(slot) => {
+            say(out, format_args!("mender-fw: committed slot={}\n", slot));
+            EXIT_OK
+        }
+        Err(e) => {
+            say(out, format_args!("mender-fw: error: {}\n", e));
+            EXIT_FAILED
+        }
+    }
+}
+
+fn status_cmd(out: &mut Option<File>, env_path: &str) -> u32 {
+    let Some(mut env) = env(out, env_path) else {
+        return EXIT_USAGE;
+    };
+    let part = install::boot_part(&mut env);
+    let pending = install::upgrade_available(&mut env);
+    match (part, pending) {
+        (Ok(part), Ok(pending)) => {
+            let pending = u8::from(pending);
+            match part {
+                Some(p) => say(
+                    out,
+                    format_args!(
+                        "mender-fw: status mender_boot_part={} upgrade_available={}\n",
+                        p, pending
+                    ),
+                ),
+                None => say(
+                    out,
+                    format_args!(
+                        "mender-fw: status mender_boot_part=unset upgrade_available={}\n",
+                        pending
+                    ),
+                ),
+            }
+            EXIT_OK
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            say(out, format_args!("mender-fw: error: {}\n", e));
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Prints that the firmware panicked and exits with status 3. The panic's message and place
+/// are not printed: formatting them keeps every panic message of the core and the code that
+/// formats them in flash (10.1 KB measured on fw-gzip). A panic is a bug (the code is written
+/// not to panic on any input), and the same code runs in the host tests with full messages.
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    let mut out = console();
+    say(&mut out, format_args!("mender-fw: panic\n"));
+    semihosting::exit(EXIT_FAULT)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    let mut out = console();
+    say(
+        &mut out,
+        format_args!("mender-fw: hard fault at pc={:#010x}\n", frame.pc()),
+    );
+    semihosting::exit(EXIT_FAULT)
+}
+
+#[exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    let mut out = console();
+    say(
+        &mut out,
+        format_args!("mender-fw: unexpected exception {}\n", irqn),
+    );
+    semihosting::exit(EXIT_FAULT)
+}
