@@ -327,7 +327,9 @@ impl<'w, B: BlockDevice> RootfsUpdate<'w, B> {
     }
 }
 
-/// The checks made before anything is written: a rootfs-image payload, and depends.
+/// The checks made before anything is written: a rootfs-image payload, and depends. Out of
+/// line: its decoded names and error texts would otherwise enlarge the frame of every `feed`.
+#[inline(never)]
 pub fn accept(header: &ArtifactHeader<'_>, device: &Device<'_>) -> Result<(), InstallError> {
     match header.payload_type(0) {
         Some(t) if t == "rootfs-image" => {}

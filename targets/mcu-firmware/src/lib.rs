@@ -43,10 +43,12 @@ use mender_core::reader::{Buffers, Config};
 
 /// The device type the firmware accepts Artifacts for (the QEMU board it runs on).
 pub const DEVICE_TYPE: &str = "mps2-an386";
-/// Bytes the firmware reads from the source per call and feeds to the reader at once.
-pub const CHUNK_LEN: usize = 512;
-/// The firmware's image-writer frame: one NOR page.
-pub const FRAME_LEN: usize = 256;
+/// Bytes the firmware reads from the source per call and feeds to the reader at once. Small:
+/// RAM is what runs out first, and the reader takes any chunk size.
+pub const CHUNK_LEN: usize = 128;
+/// The firmware's image-writer frame: a multiple of the flash write unit; NOR is programmed
+/// front to back, so a larger frame only means fewer, longer program calls.
+pub const FRAME_LEN: usize = 64;
 /// The firmware's document arena. A rootfs Artifact as mender-artifact 3.9 writes it needs
 /// 624 bytes, one with three device types, a provide and a group 704; an Artifact whose
 /// documents need more is refused with a clear `Buffers::arena` limit error.
