@@ -26,3 +26,5 @@ pub mod provides;
 pub mod reader;
 pub mod signature;
 pub mod tar;
+#[cfg(test)]
+mod test_rng;

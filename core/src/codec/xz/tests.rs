@@ -33,20 +33,7 @@ fn xz(args: &[&str], data: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
-/// xorshift64*: deterministic test randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::test_rng::Rng;
 
 /// Random bytes, English-like text and repeats of earlier output, interleaved.
 fn mixed(len: usize, seed: u64) -> Vec<u8> {
