@@ -11,7 +11,9 @@
 //! Payload bytes are handed out as they are decoded; each file is reported verified only after
 //! its SHA-256 matched, so a consumer must not commit anything before
 //! [`Event::PayloadFileVerified`] and [`Event::ArtifactComplete`].
-use crate::codec::{CodecError, CodecLimits, Compression, Decoder, Workspace};
+#[cfg(feature = "alloc")]
+use crate::codec::Workspace;
+use crate::codec::{CodecError, CodecLimits, Compression, Decoder, WorkspaceMut};
 use crate::limits::*;
 use crate::manifest::{split_data_path, Manifest, ManifestError, MAX_MANIFEST_PATH_LEN};
 use crate::meta::{self, limit, HeaderInfo, Limit, MetaError, TypeInfo};
@@ -232,9 +234,11 @@ pub struct Buffers<'w> {
     /// Artifact of the usual shape needs well under 2 KiB. Running out is
     /// [`Error::Limit`] naming the document and `Buffers::arena`.
     pub arena: &'w mut [u8],
-    /// Decoder memory for compressed Artifacts; without it only uncompressed ones are read,
-    /// and a compressed member is [`CodecError::NoWorkspace`].
-    pub workspace: Option<&'w mut Workspace>,
+    /// Decoder memory for compressed Artifacts: a [`crate::codec::Workspace`] (fast gzip, 43 KiB) or a
+    /// [`crate::codec::SmallWorkspace`] (gzip at a fifth of the speed in 33 KiB, for
+    /// microcontrollers). Without one only uncompressed Artifacts are read, and a compressed
+    /// member is [`CodecError::NoWorkspace`].
+    pub workspace: Option<WorkspaceMut<'w>>,
 }
 
 /// Buffers that own their memory on the heap: the full arena and a workspace (hosted builds).
@@ -257,7 +261,7 @@ impl HeapBuffers {
     pub fn buffers(&mut self) -> Buffers<'_> {
         Buffers {
             arena: &mut self.arena,
-            workspace: Some(&mut self.workspace),
+            workspace: Some(WorkspaceMut::Fast(&mut self.workspace)),
         }
     }
 }
@@ -520,7 +524,7 @@ struct State<'w> {
 
 /// The push parser. Feed it the Artifact in slices of any size.
 pub struct Reader<'w> {
-    workspace: Option<&'w mut Workspace>,
+    workspace: Option<WorkspaceMut<'w>>,
     st: State<'w>,
 }
 
@@ -590,7 +594,9 @@ impl<'w> Reader<'w> {
         if self.st.failed {
             return Err(Error::AfterError);
         }
-        let r = self.st.run(self.workspace.as_deref_mut(), input);
+        let r = self
+            .st
+            .run(self.workspace.as_mut().map(|w| w.reborrow()), input);
         let (used, raw) = match r {
             Ok(v) => v,
             Err(e) => {
@@ -622,7 +628,7 @@ impl<'w> Reader<'w> {
             }
             Raw::Data { window, start, len } => {
                 let src: &[u8] = match (window, &self.workspace) {
-                    (true, Some(ws)) => &ws.window[..],
+                    (true, Some(ws)) => &ws.window_ref()[..],
                     (true, None) => &[],
                     (false, _) => input,
                 };
@@ -796,7 +802,11 @@ fn non_empty(present: bool, raw: &[u8]) -> Option<&[u8]> {
 }
 
 impl<'v> State<'v> {
-    fn run(&mut self, mut ws: Option<&mut Workspace>, input: &[u8]) -> Result<(usize, Raw), Error> {
+    fn run(
+        &mut self,
+        mut ws: Option<WorkspaceMut<'_>>,
+        input: &[u8],
+    ) -> Result<(usize, Raw), Error> {
         const NO_WS: Error = Error::Invalid("reader: internal: decoder without workspace");
         let mut used = 0;
         loop {
@@ -804,7 +814,7 @@ impl<'v> State<'v> {
             if let Some(inner) = &mut self.inner {
                 if inner.pending.0 < inner.pending.1 {
                     let (a, b) = inner.pending;
-                    let window = &ws.as_deref().ok_or(NO_WS)?.window;
+                    let window = ws.as_ref().ok_or(NO_WS)?.window_ref();
                     let (n, raw) = self.inner_step(window.get(a..b).ok_or(NO_WS)?)?;
                     if let Some(inner) = &mut self.inner {
                         inner.pending.0 += n;
@@ -818,7 +828,7 @@ impl<'v> State<'v> {
                     if !inner.decoded_all {
                         if let Some(dec) = &mut inner.decoder {
                             let step = dec
-                                .decode(&[], ws.as_deref_mut().ok_or(NO_WS)?, true)
+                                .decode_in(&[], ws.as_mut().ok_or(NO_WS)?.reborrow(), true)
                                 .map_err(|e| Error::Codec(inner.name(), e))?;
                             inner.pending = (step.out_start, step.out_start + step.out_len);
                             inner.decoded_all = step.done;
@@ -884,7 +894,7 @@ impl<'v> State<'v> {
                             };
                             if let Some(dec) = &mut inner.decoder {
                                 let step = dec
-                                    .decode(data, ws.as_deref_mut().ok_or(NO_WS)?, last)
+                                    .decode_in(data, ws.as_mut().ok_or(NO_WS)?.reborrow(), last)
                                     .map_err(|e| Error::Codec(inner.name(), e))?;
                                 if !matches!(inner.member, Member::Data(_)) {
                                     self.hasher.update(&data[..step.consumed]);

@@ -510,7 +510,7 @@ pub fn read_verdict_in(
     let mut ws = workspace.then(|| Box::new(Workspace::new()));
     let buffers = Buffers {
         arena: &mut arena,
-        workspace: ws.as_deref_mut(),
+        workspace: ws.as_deref_mut().map(Into::into),
     };
     let mut r = Reader::new(buffers, Config::default());
     let mut rest = data;

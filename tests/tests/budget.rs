@@ -96,6 +96,16 @@ fn reader_ram_within_budget() {
     );
     let cells = row(
         &doc,
+        "SmallWorkspace (window + small inflate engine, for microcontrollers)",
+    );
+    let budget: usize = cells[1].parse().expect("budget number");
+    let size = std::mem::size_of::<mender_core::codec::SmallWorkspace>();
+    assert!(
+        size <= budget,
+        "SmallWorkspace is {size} bytes, budget {budget} (memory-budget.md)"
+    );
+    let cells = row(
+        &doc,
         "Document arena that never limits earlier than a per-document limit",
     );
     assert_eq!(

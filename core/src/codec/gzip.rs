@@ -1,8 +1,10 @@
-//! gzip (RFC 1952) push decoder on top of miniz_oxide's raw inflate core.
+//! gzip (RFC 1952) push decoder on top of a raw inflate engine: miniz_oxide's inflate core
+//! (fast, about 10.5 KB of state) or [`SmallInflate`] (about 1.1 KB), chosen per call by the
+//! kind of workspace ([`WorkspaceMut`]); the gzip framing is the same code for both.
 //!
-//! The deflate history lives in the caller's 32 KiB [`Window`], used as miniz_oxide's wrapping
-//! output ring, so this decoder needs no heap: only the inflate state (about 10.5 KB) and a few
-//! counters. The member header is parsed here, resumably down to single bytes, and the CRC-32
+//! The deflate history lives in the caller's 32 KiB [`Window`], used as the engine's wrapping
+//! output ring, so this decoder needs no heap: only the inflate state (in the workspace) and a
+//! few counters. The member header is parsed here, resumably down to single bytes, and the CRC-32
 //! and ISIZE trailer is checked against the produced bytes. Concatenated members are accepted,
 //! as Go's `gzip.Reader` (multistream by default) does.
 
@@ -11,7 +13,47 @@ use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
 use miniz_oxide::inflate::core::{decompress, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
 
-use super::{CodecError, Compression, Step, Window, Workspace, WINDOW_SIZE};
+use super::inflate::{InflateStatus, SmallInflate};
+use super::{CodecError, Compression, Step, Window, Workspace, WorkspaceMut, WINDOW_SIZE};
+
+/// The inflate engine of one call, borrowed from the workspace: miniz_oxide (fast, big
+/// tables) or [`SmallInflate`] (small state). Both write into the window ring the same way.
+pub(super) enum Engine<'a> {
+    Fast(&'a mut DecompressorOxide),
+    Small(&'a mut SmallInflate),
+}
+
+impl Engine<'_> {
+    fn init(&mut self) {
+        match self {
+            Engine::Fast(state) => state.init(),
+            Engine::Small(state) => state.init(),
+        }
+    }
+
+    /// Inflates into `window[out_pos..]`: (status, consumed, produced).
+    fn decompress(
+        &mut self,
+        input: &[u8],
+        window: &mut Window,
+        out_pos: usize,
+    ) -> (InflateStatus, usize, usize) {
+        match self {
+            Engine::Fast(state) => {
+                let (status, used, produced) =
+                    decompress(state, input, window, out_pos, TINFL_FLAG_HAS_MORE_INPUT);
+                let status = match status {
+                    TINFLStatus::Done => InflateStatus::Done,
+                    TINFLStatus::NeedsMoreInput => InflateStatus::NeedsMoreInput,
+                    TINFLStatus::HasMoreOutput => InflateStatus::HasMoreOutput,
+                    _ => InflateStatus::Failed,
+                };
+                (status, used, produced)
+            }
+            Engine::Small(state) => state.decompress(input, window, out_pos),
+        }
+    }
+}
 
 /// Slicing-by-16 CRC-32: the trailer check runs over every output byte (gigabytes per
 /// update), so the 16 KiB table pays for itself; the 1 KiB table is several times slower.
@@ -62,7 +104,8 @@ enum Stage {
     Failed(CodecError),
 }
 
-/// Push decoder for a (possibly multi-member) gzip stream. No heap; ~10.5 KB of state.
+/// Push decoder for a (possibly multi-member) gzip stream. No heap; the inflate state is in
+/// the workspace.
 pub struct GzipDecoder {
     /// The inflate state in the workspace must be reset before the next deflate body.
     reset_inflate: bool,
@@ -110,11 +153,23 @@ impl GzipDecoder {
         ws: &mut Workspace,
         last: bool,
     ) -> Result<Step, CodecError> {
+        self.decode_in(input, WorkspaceMut::Fast(ws), last)
+    }
+
+    /// [`GzipDecoder::decode`] in a workspace of either kind: the kind picks the inflate
+    /// engine. A stream must use the same workspace throughout.
+    pub fn decode_in(
+        &mut self,
+        input: &[u8],
+        mut ws: WorkspaceMut<'_>,
+        last: bool,
+    ) -> Result<Step, CodecError> {
         let mut step = Step {
             out_start: self.out_pos,
             ..Step::default()
         };
-        match self.run(input, &mut ws.window, &mut ws.inflate, last, &mut step) {
+        let (window, mut engine) = ws.split();
+        match self.run(input, window, &mut engine, last, &mut step) {
             Ok(()) => Ok(step),
             Err(e) => {
                 self.stage = Stage::Failed(e);
@@ -127,7 +182,7 @@ impl GzipDecoder {
         &mut self,
         input: &[u8],
         window: &mut Window,
-        inflate: &mut DecompressorOxide,
+        inflate: &mut Engine<'_>,
         last: bool,
         step: &mut Step,
     ) -> Result<(), CodecError> {
@@ -236,13 +291,7 @@ impl GzipDecoder {
                         self.reset_inflate = false;
                     }
                     let start = self.out_pos;
-                    let (status, used, produced) = decompress(
-                        inflate,
-                        rest,
-                        &mut window[..],
-                        start,
-                        TINFL_FLAG_HAS_MORE_INPUT,
-                    );
+                    let (status, used, produced) = inflate.decompress(rest, window, start);
                     rest = rest.get(used..).ok_or(CodecError::Deflate)?;
                     if produced != 0 {
                         let end = start.checked_add(produced).ok_or(CodecError::Deflate)?;
@@ -254,15 +303,15 @@ impl GzipDecoder {
                         self.out_pos = end & (WINDOW_SIZE - 1);
                     }
                     match status {
-                        TINFLStatus::Done => {
+                        InflateStatus::Done => {
                             self.stage = Stage::Trailer { at: 0, buf: [0; 8] };
                             // Hand the last output out before the trailer check can fail.
                             if produced != 0 {
                                 break false;
                             }
                         }
-                        TINFLStatus::NeedsMoreInput if rest.is_empty() => break true,
-                        TINFLStatus::NeedsMoreInput | TINFLStatus::HasMoreOutput => {
+                        InflateStatus::NeedsMoreInput if rest.is_empty() => break true,
+                        InflateStatus::NeedsMoreInput | InflateStatus::HasMoreOutput => {
                             // Guards against a caller loop that can never advance.
                             if used == 0 && produced == 0 {
                                 return Err(CodecError::Deflate);
@@ -271,13 +320,13 @@ impl GzipDecoder {
                                 break false;
                             }
                         }
-                        _ if produced != 0 => {
+                        InflateStatus::Failed if produced != 0 => {
                             // Hand out what was decoded before the corruption; the error
                             // follows on the next call (errors must not depend on chunking).
                             self.stage = Stage::Failed(CodecError::Deflate);
                             break false;
                         }
-                        _ => return Err(CodecError::Deflate),
+                        InflateStatus::Failed => return Err(CodecError::Deflate),
                     }
                 }
                 Stage::Trailer { at, mut buf } => {
@@ -381,6 +430,7 @@ pub(super) mod tests {
     use std::vec::Vec;
 
     use super::*;
+    use crate::codec::SmallWorkspace;
 
     /// xorshift64*: deterministic test data and chunk sizes without a dev-dependency.
     pub(in crate::codec) struct Rng(pub(in crate::codec) u64);
@@ -472,11 +522,43 @@ pub(super) mod tests {
         Random(u64),
     }
 
+    /// The inflate engines; every decoder test runs with both.
+    const ENGINES: [Kind; 2] = [Kind::Fast, Kind::Small];
+
+    #[derive(Clone, Copy, Debug)]
+    enum Kind {
+        Fast,
+        Small,
+    }
+
+    /// An owned workspace of either kind (boxed: they are too big for a test thread's stack).
+    enum TestWs {
+        Fast(std::boxed::Box<Workspace>),
+        Small(std::boxed::Box<SmallWorkspace>),
+    }
+
+    impl TestWs {
+        fn new(kind: Kind) -> Self {
+            match kind {
+                Kind::Fast => TestWs::Fast(std::boxed::Box::default()),
+                Kind::Small => TestWs::Small(std::boxed::Box::default()),
+            }
+        }
+
+        fn get(&mut self) -> WorkspaceMut<'_> {
+            match self {
+                TestWs::Fast(ws) => WorkspaceMut::from(&mut **ws),
+                TestWs::Small(ws) => WorkspaceMut::from(&mut **ws),
+            }
+        }
+    }
+
     /// Drives a decoder like a real caller: offers a growing prefix of the unread input,
     /// collects every produced region before the next call, and checks the contract.
-    fn drive(data: &[u8], chunks: Chunks) -> Result<Vec<u8>, CodecError> {
+    fn drive(kind: Kind, data: &[u8], chunks: Chunks) -> Result<Vec<u8>, CodecError> {
         let mut dec = GzipDecoder::new();
-        let mut ws = std::boxed::Box::new(Workspace::new());
+        let mut ws = TestWs::new(kind);
+        let mut ws = ws.get();
         let mut rng = Rng(match chunks {
             Chunks::Random(seed) => seed | 1,
             _ => 1,
@@ -493,10 +575,10 @@ pub(super) mod tests {
                 end = data.len().min(pos.saturating_add(piece()));
             }
             let last = end == data.len();
-            let step = dec.decode(&data[pos..end], &mut ws, last)?;
+            let step = dec.decode_in(&data[pos..end], ws.reborrow(), last)?;
             assert!(step.consumed <= end - pos);
             assert!(step.out_start + step.out_len <= WINDOW_SIZE);
-            out.extend_from_slice(&ws.window[step.out_start..step.out_start + step.out_len]);
+            out.extend_from_slice(&ws.window_ref()[step.out_start..step.out_start + step.out_len]);
             pos += step.consumed;
             if step.done {
                 assert_eq!(step.out_len, 0, "done comes in a step of its own");
@@ -508,25 +590,28 @@ pub(super) mod tests {
                 end = data.len().min(end.saturating_add(piece()));
             }
         }
-        let again = dec.decode(&[], &mut ws, true)?;
+        let again = dec.decode_in(&[], ws.reborrow(), true)?;
         assert!(again.done && again.out_len == 0 && again.consumed == 0);
         Ok(out)
     }
 
     fn all_chunkings(data: &[u8], expected: &[u8]) {
-        for chunks in [
-            Chunks::Whole,
-            Chunks::Bytes,
-            Chunks::Random(7),
-            Chunks::Random(12345),
-        ] {
-            let out = drive(data, chunks).unwrap_or_else(|e| panic!("{chunks:?}: {e}"));
-            assert!(
-                out == expected,
-                "{chunks:?}: output differs ({} vs {} bytes)",
-                out.len(),
-                expected.len()
-            );
+        for kind in ENGINES {
+            for chunks in [
+                Chunks::Whole,
+                Chunks::Bytes,
+                Chunks::Random(7),
+                Chunks::Random(12345),
+            ] {
+                let out = drive(kind, data, chunks)
+                    .unwrap_or_else(|e| panic!("{kind:?} {chunks:?}: {e}"));
+                assert!(
+                    out == expected,
+                    "{kind:?} {chunks:?}: output differs ({} vs {} bytes)",
+                    out.len(),
+                    expected.len()
+                );
+            }
         }
     }
 
@@ -599,19 +684,23 @@ pub(super) mod tests {
 
         let hcrc_at = member.len() - body.len() - trailer.len() - 2;
         member[hcrc_at] ^= 1;
-        assert_eq!(
-            drive(&member, Chunks::Bytes).map(|v| v.len()),
-            Err(CodecError::GzipHeader)
-        );
+        for kind in ENGINES {
+            assert_eq!(
+                drive(kind, &member, Chunks::Bytes).map(|v| v.len()),
+                Err(CodecError::GzipHeader)
+            );
+        }
     }
 
     fn expect_err(data: &[u8], want: CodecError) {
-        for chunks in [Chunks::Whole, Chunks::Bytes, Chunks::Random(99)] {
-            assert_eq!(
-                drive(data, chunks).map(|v| v.len()),
-                Err(want),
-                "{chunks:?}"
-            );
+        for kind in ENGINES {
+            for chunks in [Chunks::Whole, Chunks::Bytes, Chunks::Random(99)] {
+                assert_eq!(
+                    drive(kind, data, chunks).map(|v| v.len()),
+                    Err(want),
+                    "{kind:?} {chunks:?}"
+                );
+            }
         }
     }
 
@@ -625,10 +714,12 @@ pub(super) mod tests {
         for at in [11, 100, 5000, gz.len() / 2, gz.len() - 9] {
             let mut bad = gz.clone();
             bad[at] ^= 0x10;
-            assert!(
-                drive(&bad, Chunks::Whole).is_err(),
-                "flip at {at} went unnoticed"
-            );
+            for kind in ENGINES {
+                assert!(
+                    drive(kind, &bad, Chunks::Whole).is_err(),
+                    "{kind:?}: flip at {at} went unnoticed"
+                );
+            }
         }
     }
 
@@ -695,25 +786,33 @@ pub(super) mod tests {
     #[test]
     fn errors_stick_and_done_rejects_more_input() {
         let gz = cli("gzip", &["-c"], b"x");
-        let mut ws = std::boxed::Box::new(Workspace::new());
-        let mut dec = GzipDecoder::new();
-        // The output comes first; the trailer (8 bytes) is checked by the next call.
-        let s = dec.decode(&gz, &mut ws, true).unwrap();
-        assert_eq!((s.consumed, s.out_len, s.done), (gz.len() - 8, 1, false));
-        let s = dec.decode(&gz[gz.len() - 8..], &mut ws, true).unwrap();
-        assert_eq!((s.consumed, s.out_len), (8, 0));
-        assert!(dec.decode(&[], &mut ws, true).unwrap().done);
-        assert_eq!(
-            dec.decode(b"z", &mut ws, true),
-            Err(CodecError::TrailingData(Compression::Gzip))
-        );
+        for kind in ENGINES {
+            let mut ws = TestWs::new(kind);
+            let mut ws = ws.get();
+            let mut dec = GzipDecoder::new();
+            // The output comes first; the trailer (8 bytes) is checked by the next call.
+            let s = dec.decode_in(&gz, ws.reborrow(), true).unwrap();
+            assert_eq!((s.consumed, s.out_len, s.done), (gz.len() - 8, 1, false));
+            let s = dec
+                .decode_in(&gz[gz.len() - 8..], ws.reborrow(), true)
+                .unwrap();
+            assert_eq!((s.consumed, s.out_len), (8, 0));
+            assert!(dec.decode_in(&[], ws.reborrow(), true).unwrap().done);
+            assert_eq!(
+                dec.decode_in(b"z", ws.reborrow(), true),
+                Err(CodecError::TrailingData(Compression::Gzip))
+            );
 
-        let mut dec = GzipDecoder::new();
-        assert_eq!(
-            dec.decode(b"\x1f\x8b\x07", &mut ws, false),
-            Err(CodecError::GzipHeader)
-        );
-        assert_eq!(dec.decode(&gz, &mut ws, true), Err(CodecError::GzipHeader));
+            let mut dec = GzipDecoder::new();
+            assert_eq!(
+                dec.decode_in(b"\x1f\x8b\x07", ws.reborrow(), false),
+                Err(CodecError::GzipHeader)
+            );
+            assert_eq!(
+                dec.decode_in(&gz, ws.reborrow(), true),
+                Err(CodecError::GzipHeader)
+            );
+        }
     }
 
     /// Random corruption and truncation never panic, and never pass with wrong output.
@@ -736,12 +835,18 @@ pub(super) mod tests {
             } else {
                 Chunks::Random(round)
             };
-            if let Ok(out) = drive(&bad, chunks) {
+            let fast = drive(Kind::Fast, &bad, chunks);
+            let small = drive(Kind::Small, &bad, chunks);
+            for out in [&fast, &small].into_iter().flatten() {
                 assert!(
-                    out == data,
+                    *out == data,
                     "round {round}: damaged stream decoded to different data"
                 );
             }
+            // Both engines pass or fail together. The error kind may differ: miniz_oxide
+            // accepts a few streams zlib rejects (e.g. distances beyond the start of the
+            // output), which then fail the CRC check instead.
+            assert_eq!(fast.is_ok(), small.is_ok(), "round {round}");
         }
     }
 
@@ -757,22 +862,28 @@ pub(super) mod tests {
         let (body, _) = body_and_trailer(&gz);
         let mib = |secs: f64| data.len() as f64 / secs / 1048576.0;
         let mut ws = std::boxed::Box::new(Workspace::new());
-        let (mut ours, mut inflate, mut crc) = (f64::MAX, f64::MAX, f64::MAX);
+        let (mut ours, mut small, mut inflate, mut crc) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
         for _ in 0..3 {
-            let mut dec = GzipDecoder::new();
-            let (mut pos, mut total) = (0usize, 0usize);
-            let t = std::time::Instant::now();
-            loop {
-                let end = gz.len().min(pos + (1 << 20));
-                let step = dec.decode(&gz[pos..end], &mut ws, end == gz.len()).unwrap();
-                pos += step.consumed;
-                total += step.out_len;
-                if step.done {
-                    break;
+            for (kind, best) in [(Kind::Fast, &mut ours), (Kind::Small, &mut small)] {
+                let mut test_ws = TestWs::new(kind);
+                let mut test_ws = test_ws.get();
+                let mut dec = GzipDecoder::new();
+                let (mut pos, mut total) = (0usize, 0usize);
+                let t = std::time::Instant::now();
+                loop {
+                    let end = gz.len().min(pos + (1 << 20));
+                    let step = dec
+                        .decode_in(&gz[pos..end], test_ws.reborrow(), end == gz.len())
+                        .unwrap();
+                    pos += step.consumed;
+                    total += step.out_len;
+                    if step.done {
+                        break;
+                    }
                 }
+                *best = best.min(t.elapsed().as_secs_f64());
+                assert_eq!(total, data.len());
             }
-            ours = ours.min(t.elapsed().as_secs_f64());
-            assert_eq!(total, data.len());
 
             let mut state = DecompressorOxide::new();
             let (mut pos, mut out_pos, mut total) = (0usize, 0usize, 0usize);
@@ -801,10 +912,11 @@ pub(super) mod tests {
             crc = crc.min(t.elapsed().as_secs_f64());
         }
         std::println!(
-            "gzip -6: {} -> {} bytes: GzipDecoder {:.0} MiB/s, bare inflate {:.0} MiB/s, CRC-32 alone {:.0} MiB/s",
+            "gzip -6: {} -> {} bytes: GzipDecoder {:.0} MiB/s (small engine {:.0} MiB/s), bare inflate {:.0} MiB/s, CRC-32 alone {:.0} MiB/s",
             data.len(),
             gz.len(),
             mib(ours),
+            mib(small),
             mib(inflate),
             mib(crc)
         );

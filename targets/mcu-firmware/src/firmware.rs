@@ -22,7 +22,7 @@ use crate::stack;
 use crate::{DeviceInfo, Memory, Slots, ARENA_LEN, CHUNK_LEN, DEVICE_TYPE, FRAME_LEN};
 use core::fmt::Write as _;
 use cortex_m_rt::{exception, ExceptionFrame};
-use mender_core::codec::Workspace;
+use mender_core::codec::WorkspaceMut;
 use mender_core::flash::{FlashBootEnv, NorPartition};
 use mender_core::install;
 use mender_core::reader::Buffers;
@@ -35,7 +35,7 @@ const EXIT_STACK: u32 = 4;
 
 /// Runs the command line and exits. `workspace` decides whether compressed Artifacts can be
 /// read; it is the only difference between the `fw-gzip` and `fw-plain` variants.
-pub fn run(workspace: Option<&mut Workspace>) -> ! {
+pub fn run(workspace: Option<WorkspaceMut<'_>>) -> ! {
     let mut out = console();
     let code = command(&mut out, workspace);
     finish(&mut out, code)
@@ -69,7 +69,7 @@ fn say(out: &mut Option<File>, args: core::fmt::Arguments<'_>) {
     }
 }
 
-fn command(out: &mut Option<File>, workspace: Option<&mut Workspace>) -> u32 {
+fn command(out: &mut Option<File>, workspace: Option<WorkspaceMut<'_>>) -> u32 {
     let mut line = [0u8; 256];
     let cmdline = match semihosting::cmdline(&mut line) {
         Ok(c) => c,
@@ -127,7 +127,7 @@ fn env(out: &mut Option<File>, path: &str) -> Option<FlashBootEnv<FileFlash>> {
 
 fn install_cmd(
     out: &mut Option<File>,
-    workspace: Option<&mut Workspace>,
+    workspace: Option<WorkspaceMut<'_>>,
     artifact: &str,
     a: &str,
     b: &str,

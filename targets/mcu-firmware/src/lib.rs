@@ -13,7 +13,8 @@
 //! environment). The other slot is written.
 //!
 //! Memory: nothing is allocated. The caller lends a [`Memory`]: the reader's document arena, an
-//! optional decode `Workspace` (without one, compressed Artifacts are refused clearly), the
+//! optional decode workspace (`fw-gzip`: a `SmallWorkspace`; without one, compressed Artifacts
+//! are refused clearly), the
 //! image writer's frame and the read chunk. `memory-budget.md` ("Cortex-M firmware") has the
 //! measured flash and RAM of both firmware variants.
 #![no_std]

@@ -7,7 +7,7 @@
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
-use mender_core::codec::Workspace;
+use mender_core::codec::SmallWorkspace;
 use mender_core::flash::{FlashBootEnv, NorPartition};
 use mender_core::hal::BootEnv as _;
 use mender_core::install;
@@ -163,11 +163,11 @@ impl Board {
         let mut arena = [0u8; ARENA_LEN];
         let mut frame = [0u8; FRAME_LEN];
         let mut chunk = [0u8; CHUNK_LEN];
-        let mut ws = gzip.then(|| Box::new(Workspace::new()));
+        let mut ws = gzip.then(|| Box::new(SmallWorkspace::new()));
         let mem = Memory {
             buffers: Buffers {
                 arena: &mut arena,
-                workspace: ws.as_deref_mut(),
+                workspace: ws.as_deref_mut().map(Into::into),
             },
             frame: &mut frame,
             chunk: &mut chunk,

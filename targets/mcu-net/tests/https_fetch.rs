@@ -154,7 +154,7 @@ fn fetch(port: u16, path: &str, ca_der: &[u8]) -> Outcome {
     let mut arena = vec![0u8; ARENA_SIZE_FULL];
     let buffers = Buffers {
         arena: &mut arena,
-        workspace: Some(&mut workspace),
+        workspace: Some((&mut *workspace).into()),
     };
     let mut reader = Reader::new(buffers, Config::default());
     let mut buffers = Box::new(RecordBuffers::new());

@@ -1,14 +1,14 @@
 //! Firmware variant that reads gzip-compressed and uncompressed Artifacts: it lends the reader
-//! a decode `Workspace` (the 32 KiB window and the inflate state, ~43 KiB) on its stack.
+//! a `SmallWorkspace` (the 32 KiB window and the small inflate engine's 1 KiB) on its stack.
 //! RAM budget 48 KiB (`memory-budget.md`, "Cortex-M firmware").
 #![no_std]
 #![no_main]
 
-use mender_core::codec::Workspace;
+use mender_core::codec::SmallWorkspace;
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
     // In `main`'s own frame: built in place, never moved, and counted by the stack measurement.
-    let mut workspace = Workspace::new();
-    mender_mcu_firmware::firmware::run(Some(&mut workspace))
+    let mut workspace = SmallWorkspace::new();
+    mender_mcu_firmware::firmware::run(Some((&mut workspace).into()))
 }
