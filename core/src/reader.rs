@@ -828,7 +828,7 @@ impl<'v> State<'v> {
                     if !inner.decoded_all {
                         if let Some(dec) = &mut inner.decoder {
                             let step = dec
-                                .decode_in(&[], ws.as_mut().ok_or(NO_WS)?.reborrow(), true)
+                                .decode(&[], ws.as_mut().ok_or(NO_WS)?.reborrow(), true)
                                 .map_err(|e| Error::Codec(inner.name(), e))?;
                             inner.pending = (step.out_start, step.out_start + step.out_len);
                             inner.decoded_all = step.done;
@@ -894,7 +894,7 @@ impl<'v> State<'v> {
                             };
                             if let Some(dec) = &mut inner.decoder {
                                 let step = dec
-                                    .decode_in(data, ws.as_mut().ok_or(NO_WS)?.reborrow(), last)
+                                    .decode(data, ws.as_mut().ok_or(NO_WS)?.reborrow(), last)
                                     .map_err(|e| Error::Codec(inner.name(), e))?;
                                 if !matches!(inner.member, Member::Data(_)) {
                                     self.hasher.update(&data[..step.consumed]);

@@ -14,7 +14,7 @@ use miniz_oxide::inflate::core::{decompress, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
 
 use super::inflate::{InflateStatus, SmallInflate};
-use super::{CodecError, Compression, Step, Window, Workspace, WorkspaceMut, WINDOW_SIZE};
+use super::{CodecError, Compression, Step, Window, WorkspaceMut, WINDOW_SIZE};
 
 /// The inflate engine of one call, borrowed from the workspace: miniz_oxide (fast, big
 /// tables) or [`SmallInflate`] (small state). Both write into the window ring the same way.
@@ -141,24 +141,15 @@ impl GzipDecoder {
         }
     }
 
-    /// Decodes from `input` into `window`; see [`super::Decoder::decode`] for the contract.
+    /// Decodes from `input` into the workspace's window; see [`super::Decoder::decode`] for
+    /// the contract. The workspace's kind picks the inflate engine; a stream must use the same
+    /// workspace throughout.
     ///
     /// Produced bytes are `window[out_start..out_start + out_len]`, contiguous; the rest of
     /// the window is deflate history and must not be modified by the caller. `done` is
     /// reported in a step of its own (with `out_len == 0`) once `last` input has been seen and
     /// the final member's trailer checked. After an error every further call fails the same way.
     pub fn decode(
-        &mut self,
-        input: &[u8],
-        ws: &mut Workspace,
-        last: bool,
-    ) -> Result<Step, CodecError> {
-        self.decode_in(input, WorkspaceMut::Fast(ws), last)
-    }
-
-    /// [`GzipDecoder::decode`] in a workspace of either kind: the kind picks the inflate
-    /// engine. A stream must use the same workspace throughout.
-    pub fn decode_in(
         &mut self,
         input: &[u8],
         mut ws: WorkspaceMut<'_>,
@@ -423,6 +414,7 @@ impl GzipDecoder {
 pub(super) mod tests {
     extern crate std;
 
+    use super::super::Workspace;
     use std::format;
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -432,20 +424,7 @@ pub(super) mod tests {
     use super::*;
     use crate::codec::SmallWorkspace;
 
-    /// xorshift64*: deterministic test data and chunk sizes without a dev-dependency.
-    pub(in crate::codec) struct Rng(pub(in crate::codec) u64);
-
-    impl Rng {
-        pub(in crate::codec) fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        pub(in crate::codec) fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    pub(in crate::codec) use crate::test_rng::Rng;
 
     /// `len` bytes mixing incompressible runs, text, and copies of earlier data from 1 KiB to
     /// 512 KiB back, so matches reach the full 32 KiB distance across the ring's wrap point.
@@ -575,7 +554,7 @@ pub(super) mod tests {
                 end = data.len().min(pos.saturating_add(piece()));
             }
             let last = end == data.len();
-            let step = dec.decode_in(&data[pos..end], ws.reborrow(), last)?;
+            let step = dec.decode(&data[pos..end], ws.reborrow(), last)?;
             assert!(step.consumed <= end - pos);
             assert!(step.out_start + step.out_len <= WINDOW_SIZE);
             out.extend_from_slice(&ws.window_ref()[step.out_start..step.out_start + step.out_len]);
@@ -590,7 +569,7 @@ pub(super) mod tests {
                 end = data.len().min(end.saturating_add(piece()));
             }
         }
-        let again = dec.decode_in(&[], ws.reborrow(), true)?;
+        let again = dec.decode(&[], ws.reborrow(), true)?;
         assert!(again.done && again.out_len == 0 && again.consumed == 0);
         Ok(out)
     }
@@ -791,25 +770,25 @@ pub(super) mod tests {
             let mut ws = ws.get();
             let mut dec = GzipDecoder::new();
             // The output comes first; the trailer (8 bytes) is checked by the next call.
-            let s = dec.decode_in(&gz, ws.reborrow(), true).unwrap();
+            let s = dec.decode(&gz, ws.reborrow(), true).unwrap();
             assert_eq!((s.consumed, s.out_len, s.done), (gz.len() - 8, 1, false));
             let s = dec
-                .decode_in(&gz[gz.len() - 8..], ws.reborrow(), true)
+                .decode(&gz[gz.len() - 8..], ws.reborrow(), true)
                 .unwrap();
             assert_eq!((s.consumed, s.out_len), (8, 0));
-            assert!(dec.decode_in(&[], ws.reborrow(), true).unwrap().done);
+            assert!(dec.decode(&[], ws.reborrow(), true).unwrap().done);
             assert_eq!(
-                dec.decode_in(b"z", ws.reborrow(), true),
+                dec.decode(b"z", ws.reborrow(), true),
                 Err(CodecError::TrailingData(Compression::Gzip))
             );
 
             let mut dec = GzipDecoder::new();
             assert_eq!(
-                dec.decode_in(b"\x1f\x8b\x07", ws.reborrow(), false),
+                dec.decode(b"\x1f\x8b\x07", ws.reborrow(), false),
                 Err(CodecError::GzipHeader)
             );
             assert_eq!(
-                dec.decode_in(&gz, ws.reborrow(), true),
+                dec.decode(&gz, ws.reborrow(), true),
                 Err(CodecError::GzipHeader)
             );
         }
@@ -873,7 +852,7 @@ pub(super) mod tests {
                 loop {
                     let end = gz.len().min(pos + (1 << 20));
                     let step = dec
-                        .decode_in(&gz[pos..end], test_ws.reborrow(), end == gz.len())
+                        .decode(&gz[pos..end], test_ws.reborrow(), end == gz.len())
                         .unwrap();
                     pos += step.consumed;
                     total += step.out_len;

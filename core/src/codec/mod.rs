@@ -327,25 +327,16 @@ impl Decoder {
     /// keep reporting `done`. `Truncated` is only reported by a call that produces no output,
     /// so every decodable byte reaches the consumer first and errors do not depend on how the
     /// input was chunked.
+    ///
+    /// The workspace's kind picks gzip's inflate engine; xz and zstd use only its window.
     pub fn decode(
-        &mut self,
-        input: &[u8],
-        ws: &mut Workspace,
-        last: bool,
-    ) -> Result<Step, CodecError> {
-        self.decode_in(input, WorkspaceMut::Fast(ws), last)
-    }
-
-    /// [`Decoder::decode`] in a workspace of either kind; the kind picks gzip's inflate
-    /// engine, xz and zstd use only the window.
-    pub fn decode_in(
         &mut self,
         input: &[u8],
         ws: WorkspaceMut<'_>,
         last: bool,
     ) -> Result<Step, CodecError> {
         match self {
-            Decoder::Gzip(d) => d.decode_in(input, ws, last),
+            Decoder::Gzip(d) => d.decode(input, ws, last),
             #[cfg(feature = "alloc")]
             Decoder::Xz(d) => d.decode(input, ws.into_window(), last),
             #[cfg(feature = "alloc")]
@@ -365,9 +356,9 @@ mod tests {
     use super::gzip::tests::{cli, mixed};
     use super::*;
 
-    /// `Decoder::decode_in` decodes every compiled-in codec in both kinds of workspace.
+    /// `Decoder::decode` decodes every compiled-in codec in both kinds of workspace.
     #[test]
-    fn decode_in_with_either_workspace() {
+    fn decode_with_either_workspace() {
         let data = mixed(200_000, 17);
         #[allow(unused_mut)]
         let mut cases = vec![(Compression::Gzip, cli("gzip", &["-c"], &data))];
@@ -390,9 +381,7 @@ mod tests {
                 loop {
                     let end = stream.len().min(pos + 5000);
                     let last = end == stream.len();
-                    let step = dec
-                        .decode_in(&stream[pos..end], ws.reborrow(), last)
-                        .unwrap();
+                    let step = dec.decode(&stream[pos..end], ws.reborrow(), last).unwrap();
                     out.extend_from_slice(&ws.window_ref()[step.out_start..][..step.out_len]);
                     pos += step.consumed;
                     if step.done {
