@@ -20,3 +20,28 @@ impl Rng {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }
+
+/// How a test offers input to a push decoder: all at once, one byte at a time, or pieces of
+/// random sizes (from 1 byte to more than a window).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Chunks {
+    Whole,
+    Bytes,
+    Random(u64),
+}
+
+impl Chunks {
+    /// The sizes of successive pieces.
+    pub(crate) fn pieces(self) -> impl FnMut() -> usize {
+        const SIZES: [usize; 10] = [1, 2, 3, 5, 7, 17, 100, 4096, 70_000, 200_000];
+        let mut rng = Rng(match self {
+            Chunks::Random(seed) => seed | 1,
+            _ => 1,
+        });
+        move || match self {
+            Chunks::Whole => usize::MAX,
+            Chunks::Bytes => 1,
+            Chunks::Random(_) => SIZES[rng.below(SIZES.len())],
+        }
+    }
+}

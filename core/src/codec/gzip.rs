@@ -412,6 +412,7 @@ impl GzipDecoder {
 
 #[cfg(test)]
 pub(super) mod tests {
+    use crate::test_rng::Chunks;
     extern crate std;
 
     use super::super::Workspace;
@@ -493,14 +494,6 @@ pub(super) mod tests {
         out
     }
 
-    /// How the driver offers input: all at once, one byte at a time, or random pieces.
-    #[derive(Clone, Copy, Debug)]
-    enum Chunks {
-        Whole,
-        Bytes,
-        Random(u64),
-    }
-
     /// The inflate engines; every decoder test runs with both.
     const ENGINES: [Kind; 2] = [Kind::Fast, Kind::Small];
 
@@ -538,15 +531,7 @@ pub(super) mod tests {
         let mut dec = GzipDecoder::new();
         let mut ws = TestWs::new(kind);
         let mut ws = ws.get();
-        let mut rng = Rng(match chunks {
-            Chunks::Random(seed) => seed | 1,
-            _ => 1,
-        });
-        let mut piece = || match chunks {
-            Chunks::Whole => usize::MAX,
-            Chunks::Bytes => 1,
-            Chunks::Random(_) => [1, 2, 3, 7, 100, 4096, 70_000][rng.below(7)],
-        };
+        let mut piece = chunks.pieces();
         let (mut pos, mut end) = (0usize, 0usize);
         let mut out = Vec::new();
         loop {

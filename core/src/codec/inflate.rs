@@ -605,6 +605,7 @@ fn copy_match(window: &mut Window, out: usize, dist: usize, n: usize) {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_rng::Chunks;
     extern crate std;
 
     use std::boxed::Box;
@@ -618,14 +619,6 @@ mod tests {
 
     use super::super::gzip::tests::{bench_input, cli, mixed, Rng};
     use super::*;
-
-    /// How input is offered: all at once, one byte at a time, or random pieces.
-    #[derive(Clone, Copy, Debug)]
-    enum Chunks {
-        Whole,
-        Bytes,
-        Random(u64),
-    }
 
     const CHUNKINGS: [Chunks; 4] = [
         Chunks::Whole,
@@ -649,15 +642,7 @@ mod tests {
         let mut inflate = Box::new(SmallInflate::new());
         inflate.init();
         let mut window = Box::new([0u8; WINDOW_SIZE]);
-        let mut rng = Rng(match chunks {
-            Chunks::Random(seed) => seed | 1,
-            _ => 1,
-        });
-        let mut piece = || match chunks {
-            Chunks::Whole => usize::MAX,
-            Chunks::Bytes => 1,
-            Chunks::Random(_) => [1, 2, 3, 5, 17, 100, 4096, 70_000][rng.below(8)],
-        };
+        let mut piece = chunks.pieces();
         let (mut pos, mut end, mut out_pos) = (0usize, 0usize, 0usize);
         let mut out = Vec::new();
         let status = loop {

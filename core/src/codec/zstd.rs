@@ -426,6 +426,7 @@ fn block_len(header: [u8; 3], has_checksum: bool) -> Result<usize, CodecError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_rng::Chunks;
     extern crate std;
 
     use std::vec;
@@ -437,28 +438,13 @@ mod tests {
 
     const MIB: u32 = 1 << 20;
 
-    #[derive(Clone, Copy, Debug)]
-    enum Chunks {
-        Whole,
-        Bytes,
-        Random(u64),
-    }
-
     /// Drives a decoder like a real caller: offers a growing prefix of the unread input,
     /// copies out every produced region, then scribbles over the window (it is plain output
     /// space for zstd) and checks the contract.
     fn drive_with(data: &[u8], chunks: Chunks, limit: u32) -> Result<Vec<u8>, CodecError> {
         let mut dec = ZstdDecoder::new(limit);
         let mut window = [0u8; WINDOW_SIZE];
-        let mut rng = Rng(match chunks {
-            Chunks::Random(seed) => seed | 1,
-            _ => 1,
-        });
-        let mut piece = || match chunks {
-            Chunks::Whole => usize::MAX,
-            Chunks::Bytes => 1,
-            Chunks::Random(_) => [1, 2, 3, 5, 100, 4096, 70_000, 200_000][rng.below(8)],
-        };
+        let mut piece = chunks.pieces();
         let (mut pos, mut end) = (0usize, 0usize);
         let mut out = Vec::new();
         loop {
