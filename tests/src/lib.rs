@@ -299,6 +299,19 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Runs the real `mender-artifact` in `dir` with `args` and `-o out`; returns the Artifact.
+pub fn mender_artifact(dir: &Path, args: &[&str], out: &str) -> Vec<u8> {
+    let tool = require_tool("mender-artifact");
+    run_ok(
+        Command::new(tool)
+            .args(args)
+            .arg("-o")
+            .arg(out)
+            .current_dir(dir),
+    );
+    std::fs::read(dir.join(out)).unwrap_or_else(|e| panic!("reading {out}: {e}"))
+}
+
 /// Exit status, stdout and stderr of a finished command, for failure messages.
 pub fn output_text(out: &Output) -> String {
     format!(

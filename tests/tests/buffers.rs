@@ -4,8 +4,7 @@
 //! a panic, and a big enough arena must read exactly what the full one reads.
 use mender_core::codec::{SmallWorkspace, Workspace, WorkspaceMut};
 use mender_core::reader::{Buffers, Config, Event, Reader, ARENA_SIZE_FULL};
-use mender_tests::{require_tool, run_ok, TempDir};
-use std::process::Command;
+use mender_tests::{mender_artifact, TempDir};
 
 /// Reads `artifact` 509 bytes at a time; returns the payload bytes or the error text.
 fn read(
@@ -42,7 +41,6 @@ struct Artifacts {
 }
 
 fn artifacts() -> Artifacts {
-    let tool = require_tool("mender-artifact");
     let dir = TempDir::new("buffers");
     let image: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(dir.join("rootfs.img"), &image).unwrap();
@@ -50,24 +48,18 @@ fn artifacts() -> Artifacts {
         std::fs::write(dir.join(s), "#!/bin/sh\nexit 0\n").unwrap();
     }
     let mk = |extra: &[&str], out: &str| {
-        run_ok(
-            Command::new(&tool)
-                .args([
-                    "write",
-                    "rootfs-image",
-                    "-f",
-                    "rootfs.img",
-                    "-t",
-                    "sim",
-                    "-n",
-                    "v1",
-                ])
-                .args(extra)
-                .arg("-o")
-                .arg(out)
-                .current_dir(dir.path()),
-        );
-        std::fs::read(dir.join(out)).unwrap()
+        let base = [
+            "write",
+            "rootfs-image",
+            "-f",
+            "rootfs.img",
+            "-t",
+            "sim",
+            "-n",
+            "v1",
+        ];
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        mender_artifact(dir.path(), &args, out)
     };
     Artifacts {
         plain: mk(&["--compression", "none"], "plain.mender"),

@@ -5,9 +5,8 @@ use mender_core::install::{self, Device, ImageWriter, InstallError, Rollback, Ro
 use mender_core::provides::Installed;
 use mender_core::reader::{Config, HeapBuffers};
 use mender_tests::fakes::{MemDevice, MemEnv};
-use mender_tests::{require_tool, run_ok, TempDir};
+use mender_tests::{mender_artifact, TempDir};
 use std::collections::BTreeMap;
-use std::process::Command;
 
 struct Store {
     name: String,
@@ -72,23 +71,13 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let tool = require_tool("mender-artifact");
     let dir = TempDir::new("install-core");
     let image: Vec<u8> = (0..50_000u32)
         .map(|i| (i % 253) as u8 ^ (i >> 9) as u8)
         .collect();
     std::fs::write(dir.join("rootfs.img"), &image).unwrap();
     std::fs::write(dir.join("big.img"), vec![1u8; 70_000]).unwrap();
-    let mk = |args: &[&str], out: &str| {
-        run_ok(
-            Command::new(&tool)
-                .args(args)
-                .arg("-o")
-                .arg(out)
-                .current_dir(dir.path()),
-        );
-        std::fs::read(dir.join(out)).unwrap()
-    };
+    let mk = |args: &[&str], out: &str| mender_artifact(dir.path(), args, out);
     let good = mk(
         &[
             "write",

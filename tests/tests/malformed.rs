@@ -4,7 +4,7 @@
 //! Bases are made by the real `mender-artifact` (uncompressed, so members can be edited); the
 //! tests take them apart into their members, break one thing, and put them back together,
 //! recomputing the manifest checksums unless the checksum itself is what is being broken.
-use mender_tests::{mender_bin, read_verdict, require_tool, run_ok, TempDir};
+use mender_tests::{mender_artifact, mender_bin, read_verdict, require_tool, run_ok, TempDir};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
@@ -215,7 +215,6 @@ fn write_file(p: &Path, data: &[u8]) {
 }
 
 fn bases() -> Bases {
-    let tool = require_tool("mender-artifact");
     let dir = TempDir::new("malformed");
     let img: Vec<u8> = (0..20_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
@@ -223,17 +222,7 @@ fn bases() -> Bases {
     write_file(&dir.join("rootfs.img"), &img);
     write_file(&dir.join("a.bin"), b"first file\n");
     write_file(&dir.join("b.bin"), &img[..3000]);
-    let mk = |args: &[&str], out: &str| -> Vec<u8> {
-        let o = dir.join(out);
-        run_ok(
-            Command::new(&tool)
-                .args(args)
-                .arg("-o")
-                .arg(&o)
-                .current_dir(dir.path()),
-        );
-        std::fs::read(&o).expect("read artifact")
-    };
+    let mk = |args: &[&str], out: &str| mender_artifact(dir.path(), args, out);
     let rootfs = mk(
         &[
             "write",
