@@ -1,7 +1,7 @@
 //! The firmware's `update` and `commit` on the host: the same generic functions the Cortex-M
 //! binaries run, with the firmware's own buffer sizes, over an in-memory NOR flash (erase to
 //! 0xFF, program ANDs bits, alignment enforced) behind the core's `NorPartition` and
-//! `FlashBootEnv`, fed from a file in 512-byte reads. Artifacts come from the real
+//! `FlashBootEnv`, fed from a file in the firmware's read size. Artifacts come from the real
 //! mender-artifact.
 #![allow(clippy::result_large_err)]
 use embedded_storage::nor_flash::{
@@ -36,6 +36,30 @@ struct MemNor {
 enum NorError {
     NotAligned,
     OutOfBounds,
+    PowerLost,
+}
+
+std::thread_local! {
+    /// The power supply of this test's chips: `None` never fails; `Some(n)` lets `n` more
+    /// erase/program operations through, and the next one is cut half-way (half of its bytes
+    /// programmed, or half of its range erased), after which every operation fails.
+    static POWER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether the next erase/program runs whole (`true`) or is the one the power cut hits.
+fn power_holds() -> Result<bool, NorError> {
+    POWER.with(|p| match p.get() {
+        None => Ok(true),
+        Some(0) => {
+            p.set(Some(usize::MAX));
+            Ok(false)
+        }
+        Some(usize::MAX) => Err(NorError::PowerLost),
+        Some(n) => {
+            p.set(Some(n - 1));
+            Ok(true)
+        }
+    })
 }
 
 impl NorFlashError for NorError {
@@ -43,6 +67,7 @@ impl NorFlashError for NorError {
         match self {
             NorError::NotAligned => NorFlashErrorKind::NotAligned,
             NorError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
+            NorError::PowerLost => NorFlashErrorKind::Other,
         }
     }
 }
@@ -100,6 +125,10 @@ impl NorFlash for MemNor {
     fn erase(&mut self, from: u32, to: u32) -> Result<(), NorError> {
         let len = to.checked_sub(from).ok_or(NorError::OutOfBounds)? as usize;
         let at = self.range(from, len, ERASE)?;
+        if !power_holds()? {
+            self.data[at..at + len / 2].fill(0xFF);
+            return Err(NorError::PowerLost);
+        }
         self.data[at..at + len].fill(0xFF);
         self.erases += len / ERASE;
         Ok(())
@@ -107,10 +136,16 @@ impl NorFlash for MemNor {
 
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), NorError> {
         let at = self.range(offset, bytes.len(), WRITE)?;
-        for (old, new) in self.data[at..at + bytes.len()].iter_mut().zip(bytes) {
+        let whole = power_holds()?;
+        let n = if whole { bytes.len() } else { bytes.len() / 2 };
+        for (old, new) in self.data[at..at + n].iter_mut().zip(bytes) {
             *old &= new;
         }
-        Ok(())
+        if whole {
+            Ok(())
+        } else {
+            Err(NorError::PowerLost)
+        }
     }
 }
 
@@ -435,4 +470,53 @@ fn the_firmware_arena_is_enough_and_too_little_is_clear() {
     .expect_err("256-byte arena");
     assert!(err.to_string().contains("Buffers::arena"), "{err}");
     assert_eq!(board.env_bytes(), before);
+}
+
+/// Power is cut at every erase and program operation of an update (the slot's sectors and
+/// pages, the boot environment's switch), each cut half-applying the operation. After each
+/// cut the device "reboots": the environment read anew from its flash is either the old one
+/// (slot A runs, nothing pending), or the new one (slot B with `upgrade_available=1`), and
+/// then slot B holds the whole image: never a mix, never an unreadable environment.
+#[test]
+fn a_power_cut_at_any_flash_operation_leaves_the_old_or_the_new_state() {
+    let f = Fixture::new();
+    let artifact = f.plain();
+    // The operations of an uninterrupted update.
+    POWER.with(|p| p.set(Some(usize::MAX - 1)));
+    Board::new().update(&artifact, false).expect("update");
+    let total = usize::MAX - 1 - POWER.with(|p| p.get()).expect("counting");
+    POWER.with(|p| p.set(None));
+    assert!(total > 1000, "only {total} flash operations");
+
+    let (mut old, mut new) = (0, 0);
+    for cut in 0..=total {
+        let mut board = Board::new();
+        POWER.with(|p| p.set(Some(cut)));
+        let result = board.update(&artifact, false);
+        POWER.with(|p| p.set(None));
+        if cut < total {
+            assert!(
+                result.is_err(),
+                "cut {cut} of {total}: the update succeeded"
+            );
+        }
+        let mut env = FlashBootEnv::new(MemNor {
+            data: board.env_bytes(),
+            erases: 0,
+        });
+        let part = install::boot_part(&mut env);
+        let pending = install::upgrade_available(&mut env);
+        match (part, pending) {
+            (Ok(None), Ok(false)) => old += 1,
+            (Ok(Some(SLOT_B)), Ok(true)) => {
+                assert!(
+                    board.slot(SLOT_B)[..f.image.len()] == f.image[..],
+                    "cut {cut}: slot B selected without the whole image"
+                );
+                new += 1;
+            }
+            other => panic!("cut {cut} of {total}: environment {other:?}"),
+        }
+    }
+    assert!(old > 0 && new > 0, "old {old}, new {new}");
 }
