@@ -427,6 +427,34 @@ pub(super) mod tests {
 
     pub(in crate::codec) use crate::test_rng::Rng;
 
+    /// Bare miniz_oxide inflate of a raw deflate `body` through the window ring, 1 MiB of
+    /// input per call: the baseline the throughput benchmarks compare against. Returns the
+    /// decoded length.
+    pub(in crate::codec) fn miniz_inflate(body: &[u8], window: &mut Window) -> usize {
+        let mut state = std::boxed::Box::new(DecompressorOxide::new());
+        let (mut pos, mut out_pos, mut total) = (0usize, 0usize, 0usize);
+        loop {
+            let end = body.len().min(pos + (1 << 20));
+            let (status, used, produced) = decompress(
+                &mut state,
+                &body[pos..end],
+                &mut window[..],
+                out_pos,
+                TINFL_FLAG_HAS_MORE_INPUT,
+            );
+            pos += used;
+            total += produced;
+            out_pos = (out_pos + produced) & (WINDOW_SIZE - 1);
+            if status == TINFLStatus::Done {
+                return total;
+            }
+            assert!(
+                used > 0 || produced > 0,
+                "miniz made no progress: {status:?}"
+            );
+        }
+    }
+
     /// `len` bytes mixing incompressible runs, text, and copies of earlier data from 1 KiB to
     /// 512 KiB back, so matches reach the full 32 KiB distance across the ring's wrap point.
     pub(in crate::codec) fn mixed(len: usize, seed: u64) -> Vec<u8> {
@@ -849,25 +877,8 @@ pub(super) mod tests {
                 assert_eq!(total, data.len());
             }
 
-            let mut state = DecompressorOxide::new();
-            let (mut pos, mut out_pos, mut total) = (0usize, 0usize, 0usize);
             let t = std::time::Instant::now();
-            loop {
-                let end = body.len().min(pos + (1 << 20));
-                let (status, used, produced) = decompress(
-                    &mut state,
-                    &body[pos..end],
-                    &mut ws.window[..],
-                    out_pos,
-                    TINFL_FLAG_HAS_MORE_INPUT,
-                );
-                pos += used;
-                total += produced;
-                out_pos = (out_pos + produced) & (WINDOW_SIZE - 1);
-                if status == TINFLStatus::Done {
-                    break;
-                }
-            }
+            let total = miniz_inflate(body, &mut ws.window);
             inflate = inflate.min(t.elapsed().as_secs_f64());
             assert_eq!(total, data.len());
 
