@@ -12,6 +12,7 @@
 //! its SHA-256 matched, so a consumer must not commit anything before
 //! [`Event::PayloadFileVerified`] and [`Event::ArtifactComplete`].
 #[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", feature = "fast-inflate"))]
 use crate::codec::Workspace;
 use crate::codec::{CodecError, CodecLimits, Compression, Decoder, WorkspaceMut};
 use crate::limits::*;
@@ -241,14 +242,15 @@ pub struct Buffers<'w> {
     pub workspace: Option<WorkspaceMut<'w>>,
 }
 
-/// Buffers that own their memory on the heap: the full arena and a workspace (hosted builds).
-#[cfg(feature = "alloc")]
+/// Buffers that own their memory on the heap: the full arena and a fast workspace (hosted
+/// builds: features `alloc` and `fast-inflate`).
+#[cfg(all(feature = "alloc", feature = "fast-inflate"))]
 pub struct HeapBuffers {
     arena: alloc::vec::Vec<u8>,
     workspace: alloc::boxed::Box<Workspace>,
 }
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", feature = "fast-inflate"))]
 impl HeapBuffers {
     pub fn new() -> Self {
         HeapBuffers {
@@ -266,7 +268,7 @@ impl HeapBuffers {
     }
 }
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", feature = "fast-inflate"))]
 impl Default for HeapBuffers {
     fn default() -> Self {
         Self::new()
@@ -518,7 +520,7 @@ struct State<'w> {
     files: Vec<FileRecord, MAX_PAYLOAD_FILES>,
     next_data: u16,
     failed: bool,
-    /// The caller gave a [`Workspace`], so compressed members can be decoded.
+    /// The caller gave a workspace, so compressed members can be decoded.
     has_workspace: bool,
 }
 

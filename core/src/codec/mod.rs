@@ -31,15 +31,18 @@ pub const WINDOW_SIZE: usize = 32 * 1024;
 pub type Window = [u8; WINDOW_SIZE];
 
 /// The memory the decoders work in, owned by the caller: the output [`Window`] and gzip's
-/// inflate state (about 10.5 KB), about 43 KiB in all. It is kept out of the reader so that
+/// fast inflate state (miniz_oxide, about 10.5 KB), about 43 KiB in all. Feature
+/// `fast-inflate`; without it, [`SmallWorkspace`] is the workspace. It is kept out of the reader so that
 /// a device that only takes uncompressed Artifacts does not pay for it, and so that it can be
 /// placed where the caller wants (a static, the heap, a stack frame).
+#[cfg(feature = "fast-inflate")]
 pub struct Workspace {
     /// Decoded bytes; gzip uses it as its history ring, xz and zstd as plain output space.
     pub window: Window,
     pub(crate) inflate: miniz_oxide::inflate::core::DecompressorOxide,
 }
 
+#[cfg(feature = "fast-inflate")]
 impl Workspace {
     pub fn new() -> Self {
         Workspace {
@@ -49,6 +52,7 @@ impl Workspace {
     }
 }
 
+#[cfg(feature = "fast-inflate")]
 impl Default for Workspace {
     fn default() -> Self {
         Self::new()
@@ -84,11 +88,13 @@ impl Default for SmallWorkspace {
 /// must be decoded with the same workspace from start to end (it holds the history).
 pub enum WorkspaceMut<'w> {
     /// miniz_oxide's inflate: fast, ~10.5 KB of state.
+    #[cfg(feature = "fast-inflate")]
     Fast(&'w mut Workspace),
     /// [`SmallInflate`]: ~1.1 KB of state.
     Small(&'w mut SmallWorkspace),
 }
 
+#[cfg(feature = "fast-inflate")]
 impl<'w> From<&'w mut Workspace> for WorkspaceMut<'w> {
     fn from(ws: &'w mut Workspace) -> Self {
         WorkspaceMut::Fast(ws)
@@ -105,6 +111,7 @@ impl<'w> WorkspaceMut<'w> {
     /// The output window (where a [`Step`]'s bytes are).
     pub fn window(&mut self) -> &mut Window {
         match self {
+            #[cfg(feature = "fast-inflate")]
             WorkspaceMut::Fast(ws) => &mut ws.window,
             WorkspaceMut::Small(ws) => &mut ws.window,
         }
@@ -113,6 +120,7 @@ impl<'w> WorkspaceMut<'w> {
     /// The output window, read-only.
     pub fn window_ref(&self) -> &Window {
         match self {
+            #[cfg(feature = "fast-inflate")]
             WorkspaceMut::Fast(ws) => &ws.window,
             WorkspaceMut::Small(ws) => &ws.window,
         }
@@ -121,6 +129,7 @@ impl<'w> WorkspaceMut<'w> {
     /// A shorter-lived copy of this borrow, to pass on while keeping this one.
     pub fn reborrow(&mut self) -> WorkspaceMut<'_> {
         match self {
+            #[cfg(feature = "fast-inflate")]
             WorkspaceMut::Fast(ws) => WorkspaceMut::Fast(ws),
             WorkspaceMut::Small(ws) => WorkspaceMut::Small(ws),
         }
@@ -129,6 +138,7 @@ impl<'w> WorkspaceMut<'w> {
     #[cfg(feature = "alloc")]
     fn into_window(self) -> &'w mut Window {
         match self {
+            #[cfg(feature = "fast-inflate")]
             WorkspaceMut::Fast(ws) => &mut ws.window,
             WorkspaceMut::Small(ws) => &mut ws.window,
         }
@@ -137,6 +147,7 @@ impl<'w> WorkspaceMut<'w> {
     /// The window and gzip's inflate engine, borrowed apart.
     fn split(&mut self) -> (&mut Window, gzip::Engine<'_>) {
         match self {
+            #[cfg(feature = "fast-inflate")]
             WorkspaceMut::Fast(ws) => (&mut ws.window, gzip::Engine::Fast(&mut ws.inflate)),
             WorkspaceMut::Small(ws) => (&mut ws.window, gzip::Engine::Small(&mut ws.inflate)),
         }
@@ -367,10 +378,12 @@ mod tests {
             (Compression::Xz, cli("xz", &["-c"], &data)),
             (Compression::Zstd, cli("zstd", &["-c"], &data)),
         ]);
+        #[cfg(feature = "fast-inflate")]
         let mut fast = Box::<Workspace>::default();
         let mut small = Box::<SmallWorkspace>::default();
         for (kind, stream) in cases {
             for mut ws in [
+                #[cfg(feature = "fast-inflate")]
                 WorkspaceMut::from(&mut *fast),
                 WorkspaceMut::from(&mut *small),
             ] {
