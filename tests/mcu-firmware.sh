@@ -140,7 +140,7 @@ for variant in fw-plain fw-gzip; do
     expect 0 "mender_boot_part=3 upgrade_available=1"
     cp "$work/env" "$work/env.before"
     install "$variant" "$a.mender"
-    expect 1 "waits for commit"
+    expect 1 "mender-fw: error: an update waits for commit (upgrade_available=1): commit or roll back first"
     cmp -s "$work/env" "$work/env.before" || fail "a refused install changed the boot environment"
     fw "$variant" commit "$work/env"
     expect 0 "mender-fw: committed slot=3"
@@ -152,11 +152,12 @@ for variant in fw-plain fw-gzip; do
   done
 
   echo "== $variant: bad Artifacts fail cleanly and leave the boot environment alone"
-  refuse "$variant" wrong.mender "not compatible with device mps2-an386"
-  refuse "$variant" corrupt.mender "invalid checksum"
-  refuse "$variant" truncated.mender "unexpected EOF"
+  # The firmware prints each error's brief (mender_core::text::Brief), not its long text.
+  refuse "$variant" wrong.mender "mender-fw: error: device type not compatible: Artifact is for: other-board"
+  refuse "$variant" corrupt.mender "mender-fw: error: payload checksum mismatch: rootfs.img"
+  refuse "$variant" truncated.mender "mender-fw: error: unexpected end of Artifact"
   if [ "$variant" = fw-plain ]; then
-    refuse "$variant" gzip.mender "needs a decode workspace, and this reader has none"
+    refuse "$variant" gzip.mender "mender-fw: error: compressed member, but no decode workspace: header.tar.gz"
   fi
   fw "$variant" flash-everything
   expect 2 "usage: mender-fw install"

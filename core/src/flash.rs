@@ -28,9 +28,10 @@
 //! the current one and then programs the new record there, so a power cut leaves either the
 //! old record or the new one as the newest valid copy.
 use crate::hal::{BlockDevice, BootEnv};
+use crate::text::{push_truncated, ErrorText};
 use core::fmt;
 use crc::{Crc, NoTable, CRC_32_ISO_HDLC};
-use embedded_storage::nor_flash::{NorFlash, NorFlashError};
+use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
 
 /// Largest flash write unit and read unit supported, in bytes: the tail buffer of
 /// [`NorPartition`] and the read-back buffer of [`FlashBootEnv`] are this big.
@@ -75,6 +76,34 @@ pub enum FlashError<E> {
     Verify,
     /// The flash driver failed.
     Driver(E),
+}
+
+impl<E: NorFlashError> FlashError<E> {
+    /// A short fixed name, which is also the text an install error keeps of it
+    /// ([`FlashError::text`]): flash is firmware's, and firmware leaves `core::fmt` out.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FlashError::Geometry(why) | FlashError::BadVariable(why) => why,
+            FlashError::OutOfRange { .. } => "flash access out of range",
+            FlashError::NotSequential { .. } => "flash write not sequential",
+            FlashError::Sealed { .. } => "flash write after the padded last unit",
+            FlashError::EnvFull { .. } => "boot environment record full",
+            FlashError::ValueTooLong { .. } => "boot environment value longer than the buffer",
+            FlashError::Verify => "boot environment record reads back differently",
+            FlashError::Driver(e) => match e.kind() {
+                NorFlashErrorKind::NotAligned => "flash driver: not aligned",
+                NorFlashErrorKind::OutOfBounds => "flash driver: out of bounds",
+                _ => "flash driver error",
+            },
+        }
+    }
+
+    /// [`FlashError::name`] as an [`ErrorText`], built without `core::fmt`.
+    pub fn text(&self) -> ErrorText {
+        let mut t = ErrorText::new();
+        push_truncated(&mut t, self.name());
+        t
+    }
 }
 
 impl<E: NorFlashError> fmt::Display for FlashError<E> {
@@ -305,6 +334,10 @@ impl<F: NorFlash> BlockDevice for NorPartition<F> {
 
     /// Sectors erase whole: the image is written once, front to back.
     const REWRITE_IN_PLACE: bool = false;
+
+    fn error_text(e: &Self::Error) -> ErrorText {
+        e.text()
+    }
 
     fn size(&mut self) -> Result<u64, Self::Error> {
         self.ready()?;
@@ -603,6 +636,10 @@ impl<F: NorFlash> FlashBootEnv<F> {
 
 impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
     type Error = FlashError<F::Error>;
+
+    fn error_text(e: &Self::Error) -> ErrorText {
+        e.text()
+    }
 
     fn get(&mut self, name: &str, out: &mut [u8]) -> Result<Option<usize>, Self::Error> {
         self.ready()?;

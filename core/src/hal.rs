@@ -2,6 +2,7 @@
 //! blocking, and each method states what a power cut in the middle of it may leave behind;
 //! the installer orders its calls so that every cut leaves the old or the new state.
 
+use crate::text::{display_text, ErrorText};
 use core::fmt::{Debug, Display};
 
 /// The storage of a root filesystem partition (a block device, an MTD/flash partition, or a
@@ -30,6 +31,13 @@ pub trait BlockDevice {
     /// Makes all completed writes durable. Power loss during `sync` is like power loss during
     /// the writes it covers.
     fn sync(&mut self) -> Result<(), Self::Error>;
+
+    /// The text an install error keeps of `e` (`InstallError::Device`). By default its
+    /// `Display`; a device in firmware that leaves `core::fmt` out of flash returns a fixed
+    /// text instead ([`crate::flash::NorPartition`] does).
+    fn error_text(e: &Self::Error) -> ErrorText {
+        display_text(e)
+    }
 }
 
 /// The bootloader's environment (U-Boot env, GRUB env block, or a flash record on a
@@ -46,4 +54,10 @@ pub trait BootEnv {
     /// Power loss: afterwards the bootloader and the next `get` see either all of the old
     /// values or all of the new ones, never a mix and never a corrupt environment.
     fn set(&mut self, vars: &[(&str, &str)]) -> Result<(), Self::Error>;
+
+    /// The text an install error keeps of `e` (`InstallError::BootEnv`); see
+    /// [`BlockDevice::error_text`].
+    fn error_text(e: &Self::Error) -> ErrorText {
+        display_text(e)
+    }
 }

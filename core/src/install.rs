@@ -9,30 +9,11 @@
 use crate::hal::{BlockDevice, BootEnv};
 use crate::provides::{self, DependsError, Installed};
 use crate::reader::{self, ArtifactHeader, Buffers, Config, Event, Reader};
-use core::fmt::{self, Write};
+use crate::text::{self, Brief};
+use core::fmt;
 use heapless::String;
 
-/// Text of a device or boot-env error, folded at the boundary (no generic error types leak).
-pub type ErrorText = String<160>;
-
-fn text(e: &dyn fmt::Display) -> ErrorText {
-    let mut s = ErrorText::new();
-    let _ = write!(Truncating(&mut s), "{}", e);
-    s
-}
-
-/// Writes into a fixed string, dropping what does not fit (error texts only).
-struct Truncating<'a, const N: usize>(&'a mut String<N>);
-impl<const N: usize> Write for Truncating<'_, N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            if self.0.push(c).is_err() {
-                break;
-            }
-        }
-        Ok(())
-    }
-}
+pub use crate::text::ErrorText;
 
 /// Why an install, commit or rollback stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +42,26 @@ pub enum InstallError {
     NotUpgraded,
     /// The Artifact stream ended before it was complete.
     Incomplete,
+}
+
+impl InstallError {
+    /// The error in a few fixed words and what it carries, without `core::fmt` (for
+    /// firmware; the full text is `Display`).
+    pub fn brief(&self) -> Brief<'_> {
+        match self {
+            InstallError::Read(e) => e.brief(),
+            InstallError::Depends(e) => e.brief(),
+            InstallError::UnsupportedPayload(t) => Brief::new("payload type not supported", "", t),
+            InstallError::FileCount => Brief::only("rootfs-image needs exactly one file"),
+            InstallError::TooLarge { .. } => Brief::only("image larger than the partition"),
+            InstallError::SizeMismatch { .. } => Brief::only("payload size mismatch"),
+            InstallError::Device(t) => Brief::new("inactive partition", "", t),
+            InstallError::BootEnv(t) => Brief::new("boot environment", "", t),
+            InstallError::BadBootVar(v) => Brief::new("boot environment", "invalid value", v),
+            InstallError::NotUpgraded => Brief::only("upgrade_available is not set"),
+            InstallError::Incomplete => Brief::only("unexpected end of Artifact"),
+        }
+    }
 }
 
 impl fmt::Display for InstallError {
@@ -145,7 +146,7 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
         let device = self
             .dev
             .size()
-            .map_err(|e| InstallError::Device(text(&e)))?;
+            .map_err(|e| InstallError::Device(B::error_text(&e)))?;
         if size > device {
             return Err(InstallError::TooLarge {
                 image: size,
@@ -166,9 +167,9 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
             self.frame.len()
         };
         if unit == 0 {
-            return Err(InstallError::Device(text(
-                &"image writer has no frame buffer",
-            )));
+            let mut why = ErrorText::new();
+            text::push_truncated(&mut why, "image writer has no frame buffer");
+            return Err(InstallError::Device(why));
         }
         if self.stats.received + data.len() as u64 > self.declared {
             return Err(InstallError::SizeMismatch {
@@ -194,7 +195,7 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
         if n == 0 {
             return Ok(());
         }
-        let dev_err = |e: B::Error| InstallError::Device(text(&e));
+        let dev_err = |e: B::Error| InstallError::Device(B::error_text(&e));
         // Only a device that rewrites in place may keep a frame it already holds.
         let equal = B::REWRITE_IN_PLACE && {
             self.dev
@@ -226,7 +227,7 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
         }
         self.dev
             .sync()
-            .map_err(|e| InstallError::Device(text(&e)))?;
+            .map_err(|e| InstallError::Device(B::error_text(&e)))?;
         Ok(self.stats)
     }
 }
@@ -342,8 +343,9 @@ pub fn accept(header: &ArtifactHeader<'_>, device: &Device<'_>) -> Result<(), In
 
 fn partition_vars(part: u32) -> (String<10>, String<8>) {
     let (mut dec, mut hex) = (String::new(), String::new());
-    let _ = write!(dec, "{}", part);
-    let _ = write!(hex, "{:X}", part);
+    // Both always fit: u32::MAX has 10 decimal and 8 hex digits.
+    text::push_decimal(&mut dec, part.into(), 0);
+    text::push_hex_upper(&mut hex, part.into());
     (dec, hex)
 }
 
@@ -358,7 +360,7 @@ pub fn switch_to<E: BootEnv>(env: &mut E, part: u32) -> Result<(), InstallError>
         ("mender_boot_part_hex", &hex),
         ("bootcount", "0"),
     ])
-    .map_err(|e| InstallError::BootEnv(text(&e)))
+    .map_err(|e| InstallError::BootEnv(E::error_text(&e)))
 }
 
 /// Reads a boot-env variable as text.
@@ -369,7 +371,7 @@ pub fn read_var<'b, E: BootEnv>(
 ) -> Result<Option<&'b str>, InstallError> {
     match env
         .get(name, buf)
-        .map_err(|e| InstallError::BootEnv(text(&e)))?
+        .map_err(|e| InstallError::BootEnv(E::error_text(&e)))?
     {
         None => Ok(None),
         Some(n) => {
@@ -407,7 +409,7 @@ pub fn commit<E: BootEnv>(env: &mut E) -> Result<(), InstallError> {
         return Err(InstallError::NotUpgraded);
     }
     env.set(&[("upgrade_available", "0")])
-        .map_err(|e| InstallError::BootEnv(text(&e)))
+        .map_err(|e| InstallError::BootEnv(E::error_text(&e)))
 }
 
 /// What a rollback did.
@@ -440,6 +442,6 @@ pub fn rollback<E: BootEnv>(
         ("mender_boot_part_hex", &hex),
         ("upgrade_available", "0"),
     ])
-    .map_err(|e| InstallError::BootEnv(text(&e)))?;
+    .map_err(|e| InstallError::BootEnv(E::error_text(&e)))?;
     Ok(Rollback::SwitchedTo(target))
 }

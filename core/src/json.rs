@@ -28,6 +28,17 @@ pub enum JsonError {
     Type,
 }
 
+impl JsonError {
+    /// A short fixed name (see [`crate::text::Brief`]).
+    pub const fn name(self) -> &'static str {
+        match self {
+            JsonError::Syntax => "invalid JSON",
+            JsonError::TooDeep => "JSON nested too deep",
+            JsonError::Type => "JSON value of the wrong type",
+        }
+    }
+}
+
 fn ws(b: &[u8], mut i: usize) -> usize {
     while let Some(c) = b.get(i) {
         if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {

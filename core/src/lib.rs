@@ -28,3 +28,4 @@ pub mod signature;
 pub mod tar;
 #[cfg(test)]
 mod test_rng;
+pub mod text;

@@ -2,6 +2,7 @@
 //! (../shared/spec/artifact-format.md §3.1). Only the canonical form is accepted, so the raw
 //! bytes that are signed equal what the official writer produces.
 use crate::limits::{MAX_FILE_NAME_LEN, MAX_MANIFEST_ENTRIES};
+use crate::text::Brief;
 use core::fmt;
 use heapless::String;
 use nom::bytes::complete::{tag, take_while1, take_while_m_n};
@@ -27,6 +28,19 @@ pub enum ManifestError {
     PathTooLong(usize),
     /// A `data/...` path that is not `data/NNNN/<name>`.
     MalformedDataPath(String<MAX_MANIFEST_PATH_LEN>),
+}
+
+impl ManifestError {
+    /// The error in a few fixed words and the path it carries, without `core::fmt`.
+    pub fn brief(&self) -> Brief<'_> {
+        match self {
+            ManifestError::MalformedLine(_) => Brief::new("manifest", "malformed line", ""),
+            ManifestError::Duplicate(p) => Brief::new("manifest", "duplicate entry", p),
+            ManifestError::TooManyEntries => Brief::new("manifest", "too many entries", ""),
+            ManifestError::PathTooLong(_) => Brief::new("manifest", "path too long", ""),
+            ManifestError::MalformedDataPath(p) => Brief::new("manifest", "malformed data path", p),
+        }
+    }
 }
 
 impl fmt::Display for ManifestError {

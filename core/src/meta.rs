@@ -7,6 +7,7 @@
 //! the worst case of every list at full capacity.
 use crate::json::{self, JsonError, Kind, Value};
 use crate::limits::*;
+use crate::text::Brief;
 use core::fmt;
 use heapless::String;
 
@@ -31,15 +32,22 @@ pub enum Doc {
     Files,
 }
 
-impl fmt::Display for Doc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Doc {
+    /// The document's file name in the Artifact.
+    pub const fn name(self) -> &'static str {
+        match self {
             Doc::Version => "version",
             Doc::HeaderInfo => "header-info",
             Doc::TypeInfo => "type-info",
             Doc::MetaData => "meta-data",
             Doc::Files => "files",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Doc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -85,6 +93,22 @@ pub enum MetaError {
     UnsupportedVersion(u32),
     /// `version` has a format other than `mender`.
     UnsupportedFormat(String<32>),
+}
+
+impl MetaError {
+    /// The error in a few fixed words and the key it carries, without `core::fmt`.
+    pub fn brief(&self) -> Brief<'_> {
+        match self {
+            MetaError::Json(d, e) => Brief::new(d.name(), e.name(), ""),
+            MetaError::UnknownField(d, k) => Brief::new(d.name(), "unknown field", k),
+            MetaError::WrongType(d, field) => Brief::new(d.name(), "wrong JSON type", field),
+            MetaError::Limit(d, what, l) => Brief::new(d.name(), l.name, what),
+            MetaError::Invalid(msg) => Brief::only(msg),
+            MetaError::Duplicate(d, _, k) => Brief::new(d.name(), "duplicate key", k),
+            MetaError::UnsupportedVersion(_) => Brief::new("version", "unsupported version", ""),
+            MetaError::UnsupportedFormat(f) => Brief::new("version", "unsupported format", f),
+        }
+    }
 }
 
 impl fmt::Display for MetaError {

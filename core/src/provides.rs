@@ -3,7 +3,8 @@
 use crate::limits::{MAX_DEVICE_TYPE_LEN, MAX_ERROR_LIST_LEN, MAX_ERROR_PATH_LEN, MAX_VALUE_LEN};
 use crate::meta::{DependValue, Key};
 use crate::reader::ArtifactHeader;
-use core::fmt::{self, Write};
+use crate::text::{self, Brief};
+use core::fmt;
 use heapless::String;
 
 /// What the device has installed, as stored by the shell (files on Linux, flash on an MCU).
@@ -30,6 +31,18 @@ pub enum DependsError {
         want: String<MAX_ERROR_LIST_LEN>,
         have: Option<String<MAX_ERROR_PATH_LEN>>,
     },
+}
+
+impl DependsError {
+    /// The error in a few fixed words and what it carries, without `core::fmt`.
+    pub fn brief(&self) -> Brief<'_> {
+        match self {
+            DependsError::DeviceType { compatible, .. } => {
+                Brief::new("device type not compatible", "Artifact is for", compatible)
+            }
+            DependsError::Unsatisfied { key, .. } => Brief::new("depends not satisfied", "", key),
+        }
+    }
 }
 
 impl fmt::Display for DependsError {
@@ -149,7 +162,13 @@ pub fn check_depends(
 
 fn bracket(s: &str) -> String<MAX_ERROR_LIST_LEN> {
     let mut o = String::new();
-    let _ = write!(o, "[{}]", s);
+    o.push('[').ok();
+    text::push_truncated(&mut o, s);
+    // A list cut short still ends in its bracket.
+    if o.push(']').is_err() {
+        o.pop();
+        o.push(']').ok();
+    }
     o
 }
 

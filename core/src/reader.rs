@@ -22,7 +22,8 @@ use crate::signature::{
     decode_base64, SignatureError, Verifier, MAX_SIGNATURE_B64_LEN, MAX_SIGNATURE_LEN,
 };
 use crate::tar::{EntryKind, TarError, TarEvent, TarReader, TarScratch};
-use core::fmt::{self, Write as _};
+use crate::text::{self, Brief};
+use core::fmt;
 use heapless::{String, Vec};
 use sha2::{Digest, Sha256};
 
@@ -92,6 +93,40 @@ impl fmt::Display for Hex<'_> {
             write!(f, "{:02x}", b)?;
         }
         Ok(())
+    }
+}
+
+impl Error {
+    /// The error in a few fixed words and the member, path or key it carries, without
+    /// `core::fmt` (for firmware; the full text is `Display`).
+    pub fn brief(&self) -> Brief<'_> {
+        match self {
+            Error::Tar(e) => Brief::new("Artifact", e.name(), ""),
+            Error::InnerTar(m, e) => Brief::new(e.name(), "", m),
+            Error::Codec(m, e) => Brief::new(e.name(), "", m),
+            Error::Manifest(e) => e.brief(),
+            Error::Meta(e) => e.brief(),
+            Error::Signature(e) => Brief::only(e.name()),
+            Error::Limit(what, l) => Brief::new("limit exceeded", l.name, what),
+            Error::Structure { wrong, .. } => Brief::new("invalid structure", "", wrong),
+            Error::DataOutOfOrder(p) => Brief::new("payload out of order", "", p),
+            Error::ChecksumMissing(p) => Brief::new("checksum missing", "", p),
+            Error::Checksum { file, .. } => Brief::new("checksum mismatch", "", file),
+            Error::PayloadChecksum { file, .. } => {
+                Brief::new("payload checksum mismatch", "", file)
+            }
+            Error::MissingFields => Brief::only("Artifact incomplete"),
+            Error::UnexpectedEof => Brief::only("unexpected end of Artifact"),
+            Error::NotSigned => Brief::only("Artifact not signed"),
+            Error::InvalidDataFileName(p) => Brief::new("invalid data file name", "", p),
+            Error::ForbiddenFileName(p) => Brief::new("forbidden file name", "", p),
+            Error::DataFileNotFound(p) => Brief::new("data file not found", "", p),
+            Error::NotInArtifact(list) => Brief::new("files missing from Artifact", "", list),
+            Error::UnsupportedHeaderFile(p) => Brief::new("unsupported header file", "", p),
+            Error::Invalid(msg) => Brief::only(msg),
+            Error::ConflictingKey(what, k) => Brief::new("augment redefines a signed key", what, k),
+            Error::AfterError => Brief::only("feed after an error"),
+        }
     }
 }
 
@@ -458,11 +493,21 @@ impl Inner {
 
 fn member_name(member: Member, kind: Compression) -> PathString {
     let mut p = PathString::new();
-    let _ = match member {
-        Member::Data(i) => write!(p, "data/{:04}.tar{}", i, kind.suffix()),
-        Member::HeaderAugment => write!(p, "header-augment.tar{}", kind.suffix()),
-        _ => write!(p, "{}", header_member(kind)),
-    };
+    match member {
+        Member::Data(i) => {
+            p.push_str("data/").ok();
+            text::push_decimal(&mut p, i.into(), 4);
+            p.push_str(".tar").ok();
+            p.push_str(kind.suffix()).ok();
+        }
+        Member::HeaderAugment => {
+            p.push_str("header-augment.tar").ok();
+            p.push_str(kind.suffix()).ok();
+        }
+        _ => {
+            p.push_str(header_member(kind)).ok();
+        }
+    }
     p
 }
 
@@ -1562,7 +1607,11 @@ impl<'v> State<'v> {
                     return Err(Error::DataFileNotFound(path(&entry.path)));
                 }
                 let mut mpath: String<MAX_MANIFEST_PATH_LEN> = String::new();
-                let _ = core::fmt::write(&mut mpath, format_args!("data/{:04}/{}", index, p));
+                // A path that does not fit is no manifest entry either: not found below.
+                let _ = mpath.push_str("data/").is_ok()
+                    && text::push_decimal(&mut mpath, index as u64, 4)
+                    && mpath.push('/').is_ok()
+                    && mpath.push_str(p).is_ok();
                 let found = self.manifest().find(&mpath).map(|(i, _)| i);
                 let Some(at) = found else {
                     return Err(Error::DataFileNotFound(path(&entry.path)));

@@ -22,6 +22,18 @@ pub enum SignatureError {
     TooLong,
 }
 
+impl SignatureError {
+    /// A short fixed name (see [`crate::text::Brief`]).
+    pub const fn name(self) -> &'static str {
+        match self {
+            SignatureError::Mismatch => "signature mismatch",
+            SignatureError::Malformed => "malformed signature",
+            SignatureError::Base64 => "signature not base64",
+            SignatureError::TooLong => "signature too long",
+        }
+    }
+}
+
 impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

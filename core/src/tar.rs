@@ -43,6 +43,21 @@ pub enum TarError {
     TrailingData,
 }
 
+impl TarError {
+    /// A short fixed name (see [`crate::text::Brief`]).
+    pub const fn name(self) -> &'static str {
+        match self {
+            TarError::Checksum => "tar header checksum mismatch",
+            TarError::BadHeader => "bad tar header",
+            TarError::BadPax => "bad PAX record",
+            TarError::PaxTooLarge => "PAX header too large",
+            TarError::PathTooLong => "tar path too long",
+            TarError::Truncated => "tar stream truncated",
+            TarError::TrailingData => "data after the end of the tar",
+        }
+    }
+}
+
 impl fmt::Display for TarError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

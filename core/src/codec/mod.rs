@@ -259,6 +259,30 @@ pub enum CodecError {
     OutOfMemory,
 }
 
+impl CodecError {
+    /// A short fixed name (see [`crate::text::Brief`]).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            CodecError::NotSupported(_) => "compression not supported by this build",
+            CodecError::NoWorkspace(_) => "compressed member, but no decode workspace",
+            CodecError::Truncated(_) => "compressed stream truncated",
+            CodecError::TrailingData(_) => "data after the compressed stream",
+            CodecError::GzipHeader => "bad gzip header",
+            CodecError::GzipCrc => "gzip CRC mismatch",
+            CodecError::GzipSize => "gzip size mismatch",
+            CodecError::Deflate => "corrupt deflate data",
+            CodecError::XzHeader => "bad xz header",
+            CodecError::XzCorrupt => "corrupt xz data",
+            CodecError::XzCheck => "xz check mismatch",
+            CodecError::XzUnsupported => "unsupported xz filter or check",
+            CodecError::XzDictionaryTooLarge { .. } => "xz dictionary over the limit",
+            CodecError::ZstdCorrupt => "corrupt zstd data",
+            CodecError::ZstdWindowTooLarge { .. } => "zstd window over the limit",
+            CodecError::OutOfMemory => "decompressor out of memory",
+        }
+    }
+}
+
 impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

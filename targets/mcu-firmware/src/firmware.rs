@@ -20,12 +20,15 @@
 use crate::semihosting::{self, File, FileFlash, FileSource};
 use crate::stack;
 use crate::{DeviceInfo, Memory, Slots, ARENA_LEN, CHUNK_LEN, DEVICE_TYPE, FRAME_LEN};
-use core::fmt::Write as _;
 use cortex_m_rt::{exception, ExceptionFrame};
 use mender_core::codec::WorkspaceMut;
 use mender_core::flash::{FlashBootEnv, NorPartition};
 use mender_core::install;
 use mender_core::reader::Buffers;
+use mender_core::text::{push_decimal, push_hex_upper, Brief};
+
+/// A number as text (u64 has at most 20 digits).
+type Num = heapless::String<20>;
 
 const EXIT_OK: u32 = 0;
 const EXIT_FAILED: u32 = 1;
@@ -46,13 +49,16 @@ fn finish(out: &mut Option<File>, code: u32) -> ! {
     let used = stack::measure();
     say(
         out,
-        format_args!("stack_peak={} stack_size={}\n", used.peak, used.size),
+        &[
+            "stack_peak=",
+            &num(used.peak as u64),
+            " stack_size=",
+            &num(used.size as u64),
+            "\n",
+        ],
     );
     if used.overflowed {
-        say(
-            out,
-            format_args!("mender-fw: error: the stack overflowed\n"),
-        );
+        say(out, &["mender-fw: error: the stack overflowed\n"]);
         semihosting::exit(EXIT_STACK);
     }
     semihosting::exit(code)
@@ -62,11 +68,35 @@ fn console() -> Option<File> {
     File::stdout().ok()
 }
 
-/// Prints to the console if there is one (a missing console must not stop an update).
-fn say(out: &mut Option<File>, args: core::fmt::Arguments<'_>) {
+/// Prints `parts` to the console if there is one (a missing console must not stop an
+/// update). Nothing here uses `core::fmt`: the formatter, its integer printing and the long
+/// error texts would cost about 15 KB of flash (memory-budget.md).
+fn say(out: &mut Option<File>, parts: &[&str]) {
     if let Some(f) = out {
-        let _ = f.write_fmt(args);
+        for p in parts {
+            let _ = f.write_all(p.as_bytes());
+        }
     }
+}
+
+fn num(v: u64) -> Num {
+    let mut s = Num::new();
+    push_decimal(&mut s, v, 0);
+    s
+}
+
+/// Prints `mender-fw: error: ` and the brief's parts joined by `: `.
+fn say_error(out: &mut Option<File>, brief: Brief<'_>) {
+    say(out, &["mender-fw: error: "]);
+    for (i, part) in brief.parts().enumerate() {
+        say(out, &[if i == 0 { "" } else { ": " }, part]);
+    }
+    say(out, &["\n"]);
+}
+
+/// Prints `mender-fw: error: PATH: TEXT` for a file that could not be opened.
+fn say_file_error(out: &mut Option<File>, path: &str, text: &str) {
+    say(out, &["mender-fw: error: ", path, ": ", text, "\n"]);
 }
 
 fn command(out: &mut Option<File>, workspace: Option<WorkspaceMut<'_>>) -> u32 {
@@ -74,7 +104,7 @@ fn command(out: &mut Option<File>, workspace: Option<WorkspaceMut<'_>>) -> u32 {
     let cmdline = match semihosting::cmdline(&mut line) {
         Ok(c) => c,
         Err(e) => {
-            say(out, format_args!("mender-fw: error: {}\n", e));
+            say(out, &["mender-fw: error: ", &e.text(), "\n"]);
             return EXIT_USAGE;
         }
     };
@@ -95,9 +125,7 @@ fn command(out: &mut Option<File>, workspace: Option<WorkspaceMut<'_>>) -> u32 {
         _ => {
             say(
                 out,
-                format_args!(
-                    "usage: mender-fw install ARTIFACT SLOT2 SLOT3 ENV | commit ENV | status ENV\n"
-                ),
+                &["usage: mender-fw install ARTIFACT SLOT2 SLOT3 ENV | commit ENV | status ENV\n"],
             );
             EXIT_USAGE
         }
@@ -109,7 +137,7 @@ fn slot(out: &mut Option<File>, path: &str) -> Option<NorPartition<FileFlash>> {
     match FileFlash::open(path) {
         Ok(flash) => Some(NorPartition::new(flash)),
         Err(e) => {
-            say(out, format_args!("mender-fw: error: {}: {}\n", path, e));
+            say_file_error(out, path, &e.text());
             None
         }
     }
@@ -119,7 +147,7 @@ fn env(out: &mut Option<File>, path: &str) -> Option<FlashBootEnv<FileFlash>> {
     match FileFlash::open(path) {
         Ok(flash) => Some(FlashBootEnv::new(flash)),
         Err(e) => {
-            say(out, format_args!("mender-fw: error: {}: {}\n", path, e));
+            say_file_error(out, path, &e.text());
             None
         }
     }
@@ -136,7 +164,7 @@ fn install_cmd(
     let mut source = match File::open_read(artifact) {
         Ok(f) => FileSource(f),
         Err(e) => {
-            say(out, format_args!("mender-fw: error: {}: {}\n", artifact, e));
+            say_file_error(out, artifact, &e.text());
             return EXIT_USAGE;
         }
     };
@@ -167,15 +195,22 @@ fn install_cmd(
         Ok(r) => {
             say(
                 out,
-                format_args!(
-                    "mender-fw: installed slot={} artifact_bytes={} image_bytes={} written={}\n",
-                    r.slot, r.artifact_bytes, r.stats.received, r.stats.written
-                ),
+                &[
+                    "mender-fw: installed slot=",
+                    &num(r.slot.into()),
+                    " artifact_bytes=",
+                    &num(r.artifact_bytes),
+                    " image_bytes=",
+                    &num(r.stats.received),
+                    " written=",
+                    &num(r.stats.written),
+                    "\n",
+                ],
             );
             EXIT_OK
         }
         Err(e) => {
-            say(out, format_args!("mender-fw: error: {}\n", e));
+            say_error(out, e.brief());
             EXIT_FAILED
         }
     }
@@ -187,11 +222,14 @@ fn commit_cmd(out: &mut Option<File>, env_path: &str) -> u32 {
     };
     match crate::commit(&mut env) {
         Ok(slot) => {
-            say(out, format_args!("mender-fw: committed slot={}\n", slot));
+            say(
+                out,
+                &["mender-fw: committed slot=", &num(slot.into()), "\n"],
+            );
             EXIT_OK
         }
         Err(e) => {
-            say(out, format_args!("mender-fw: error: {}\n", e));
+            say_error(out, e.brief());
             EXIT_FAILED
         }
     }
@@ -206,26 +244,21 @@ fn status_cmd(out: &mut Option<File>, env_path: &str) -> u32 {
     match (part, pending) {
         (Ok(part), Ok(pending)) => {
             let pending = u8::from(pending);
-            match part {
-                Some(p) => say(
-                    out,
-                    format_args!(
-                        "mender-fw: status mender_boot_part={} upgrade_available={}\n",
-                        p, pending
-                    ),
-                ),
-                None => say(
-                    out,
-                    format_args!(
-                        "mender-fw: status mender_boot_part=unset upgrade_available={}\n",
-                        pending
-                    ),
-                ),
-            }
+            let part = part.map(|p| num(p.into()));
+            say(
+                out,
+                &[
+                    "mender-fw: status mender_boot_part=",
+                    part.as_deref().unwrap_or("unset"),
+                    " upgrade_available=",
+                    &num(pending.into()),
+                    "\n",
+                ],
+            );
             EXIT_OK
         }
         (Err(e), _) | (_, Err(e)) => {
-            say(out, format_args!("mender-fw: error: {}\n", e));
+            say_error(out, e.brief());
             EXIT_FAILED
         }
     }
@@ -238,26 +271,31 @@ fn status_cmd(out: &mut Option<File>, env_path: &str) -> u32 {
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     let mut out = console();
-    say(&mut out, format_args!("mender-fw: panic\n"));
+    say(&mut out, &["mender-fw: panic\n"]);
     semihosting::exit(EXIT_FAULT)
 }
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     let mut out = console();
-    say(
-        &mut out,
-        format_args!("mender-fw: hard fault at pc={:#010x}\n", frame.pc()),
-    );
+    let mut pc = Num::new();
+    push_hex_upper(&mut pc, frame.pc().into());
+    say(&mut out, &["mender-fw: hard fault at pc=0x", &pc, "\n"]);
     semihosting::exit(EXIT_FAULT)
 }
 
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
     let mut out = console();
+    let sign = if irqn < 0 { "-" } else { "" };
     say(
         &mut out,
-        format_args!("mender-fw: unexpected exception {}\n", irqn),
+        &[
+            "mender-fw: unexpected exception ",
+            sign,
+            &num(irqn.unsigned_abs().into()),
+            "\n",
+        ],
     );
     semihosting::exit(EXIT_FAULT)
 }

@@ -36,11 +36,12 @@ pub mod semihosting;
 #[cfg(all(feature = "firmware", target_arch = "arm", target_os = "none"))]
 pub mod stack;
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 use mender_core::hal::{BlockDevice, BootEnv};
 use mender_core::install::{self, Device, ImageWriter, InstallError, RootfsUpdate, WriteStats};
 use mender_core::provides::Installed;
 use mender_core::reader::{Buffers, Config};
+use mender_core::text::{display_text, Brief};
 
 /// The device type the firmware accepts Artifacts for (the QEMU board it runs on).
 pub const DEVICE_TYPE: &str = "mps2-an386";
@@ -66,6 +67,12 @@ pub trait Source {
 
     /// Reads up to `buf.len()` bytes into `buf`; `Ok(0)` is the end of the Artifact.
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+
+    /// The text [`FwError::Source`] keeps of `e`: its `Display` by default; firmware that
+    /// leaves `core::fmt` out of flash builds it by hand.
+    fn error_text(e: &Self::Error) -> ErrorText {
+        display_text(e)
+    }
 }
 
 /// The memory an update works in, owned by the caller so that the firmware decides where it
@@ -162,6 +169,27 @@ impl fmt::Display for FwError {
     }
 }
 
+impl FwError {
+    /// The error in a few fixed words and what it carries, without `core::fmt`: what the
+    /// firmware prints (the full text is `Display`).
+    pub fn brief(&self) -> Brief<'_> {
+        match self {
+            FwError::Install(e) => e.brief(),
+            FwError::Source(t) => Brief::new("reading the Artifact", "", t),
+            FwError::Pending => Brief::new(
+                "an update waits for commit (upgrade_available=1)",
+                "commit or roll back first",
+                "",
+            ),
+            FwError::UnknownSlot(_) => Brief::new(
+                "boot environment",
+                "mender_boot_part names no slot of this device",
+                "",
+            ),
+        }
+    }
+}
+
 impl From<InstallError> for FwError {
     fn from(e: InstallError) -> Self {
         FwError::Install(e)
@@ -238,7 +266,9 @@ fn stream<S: Source, B: BlockDevice>(
     );
     let mut total: u64 = 0;
     loop {
-        let n = source.read(chunk).map_err(|e| FwError::Source(text(&e)))?;
+        let n = source
+            .read(chunk)
+            .map_err(|e| FwError::Source(S::error_text(&e)))?;
         let Some(data) = chunk.get(..n).filter(|d| !d.is_empty()) else {
             break;
         };
@@ -268,24 +298,4 @@ pub fn commit<E: BootEnv>(env: &mut E) -> Result<u32, FwError> {
     let slot = active_slot(env)?;
     install::commit(env)?;
     Ok(slot)
-}
-
-fn text(e: &dyn fmt::Display) -> ErrorText {
-    let mut s = ErrorText::new();
-    let _ = write!(Truncating(&mut s), "{}", e);
-    s
-}
-
-/// Writes into a fixed string, dropping what does not fit (error texts only).
-struct Truncating<'a, const N: usize>(&'a mut heapless::String<N>);
-
-impl<const N: usize> fmt::Write for Truncating<'_, N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            if self.0.push(c).is_err() {
-                break;
-            }
-        }
-        Ok(())
-    }
 }

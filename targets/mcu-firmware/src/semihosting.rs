@@ -4,11 +4,12 @@
 //! Artifact source, the NOR flash of each slot and the boot environment's flash sectors.
 //!
 //! Every call is synchronous and blocking. Errors carry the host's `errno` (SYS_ERRNO).
-use crate::Source;
+use crate::{ErrorText, Source};
 use core::fmt;
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
+use mender_core::text::{push_decimal, push_truncated};
 
 const SYS_OPEN: usize = 0x01;
 const SYS_CLOSE: usize = 0x02;
@@ -57,6 +58,20 @@ pub struct HostError {
 }
 
 impl HostError {
+    /// The `Display` text, built without `core::fmt` (which the firmware leaves out).
+    pub fn text(&self) -> ErrorText {
+        let mut t = ErrorText::new();
+        for part in ["semihosting ", self.op, " failed (host errno "] {
+            push_truncated(&mut t, part);
+        }
+        if self.errno < 0 {
+            push_truncated(&mut t, "-");
+        }
+        push_decimal(&mut t, self.errno.unsigned_abs().into(), 0);
+        push_truncated(&mut t, ")");
+        t
+    }
+
     fn last(op: &'static str) -> Self {
         // SAFETY: SYS_ERRNO takes no parameter block.
         let errno = unsafe { call(SYS_ERRNO, 0) } as i32;
@@ -200,6 +215,10 @@ pub struct FileSource(pub File);
 impl Source for FileSource {
     type Error = HostError;
 
+    fn error_text(e: &HostError) -> ErrorText {
+        e.text()
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, HostError> {
         self.0.read(buf)
     }
@@ -278,6 +297,27 @@ impl fmt::Display for FlashError {
             FlashError::NotAligned => f.write_str("flash access not aligned"),
             FlashError::OutOfBounds => f.write_str("flash access out of bounds"),
             FlashError::Host(e) => write!(f, "flash file: {}", e),
+        }
+    }
+}
+
+impl FlashError {
+    /// The `Display` text, built without `core::fmt`.
+    pub fn text(&self) -> ErrorText {
+        match self {
+            FlashError::NotAligned | FlashError::OutOfBounds => {
+                let mut t = ErrorText::new();
+                push_truncated(
+                    &mut t,
+                    if *self == FlashError::NotAligned {
+                        "flash access not aligned"
+                    } else {
+                        "flash access out of bounds"
+                    },
+                );
+                t
+            }
+            FlashError::Host(e) => e.text(),
         }
     }
 }

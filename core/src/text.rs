@@ -1,0 +1,165 @@
+//! Text without `core::fmt`. The formatter, its integer printing and the long error texts
+//! cost a Cortex-M firmware about 15 KB of flash (memory-budget.md, "Cortex-M firmware"), so
+//! what the core builds itself (member names, boot-env values) is put together here, and every
+//! error also tells itself as a [`Brief`]: fixed short names plus the name or path it carries.
+//! Hosted builds print the full `Display` texts (the ones users search for); firmware prints
+//! the brief.
+
+use core::fmt::{self, Write};
+use heapless::String;
+
+/// Text of a device or boot-env error, folded at the boundary (no generic error types leak).
+pub type ErrorText = String<160>;
+
+/// `e`'s `Display` text, cut to fit: the default [`crate::hal::BlockDevice::error_text`].
+pub fn display_text(e: &dyn fmt::Display) -> ErrorText {
+    let mut s = ErrorText::new();
+    let _ = write!(Truncating(&mut s), "{}", e);
+    s
+}
+
+/// Writes into a fixed string, dropping what does not fit (error texts only).
+struct Truncating<'a, const N: usize>(&'a mut String<N>);
+
+impl<const N: usize> Write for Truncating<'_, N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        push_truncated(self.0, s);
+        Ok(())
+    }
+}
+
+/// An error in a few fixed words: `what` went wrong, its `cause` (may be empty), and the
+/// `detail` it carries: a path, member, key or device text (may be empty). Printed as the
+/// non-empty parts joined by `": "` ([`Brief::parts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Brief<'a> {
+    pub what: &'static str,
+    pub cause: &'static str,
+    pub detail: &'a str,
+}
+
+impl<'a> Brief<'a> {
+    pub const fn new(what: &'static str, cause: &'static str, detail: &'a str) -> Self {
+        Brief {
+            what,
+            cause,
+            detail,
+        }
+    }
+
+    /// A brief with only its `what`.
+    pub const fn only(what: &'static str) -> Self {
+        Brief::new(what, "", "")
+    }
+
+    /// The non-empty parts, in order.
+    pub fn parts(&self) -> impl Iterator<Item = &'a str> {
+        [self.what, self.cause, self.detail]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+    }
+}
+
+/// Appends `v` in decimal, left-padded with zeros to at least `width` digits. Returns `false`
+/// (and leaves `s` as it was) when it does not fit.
+pub fn push_decimal<const N: usize>(s: &mut String<N>, v: u64, width: usize) -> bool {
+    push_digits(s, v, 10, width)
+}
+
+/// Appends `v` in uppercase hexadecimal without prefix. Returns `false` (and leaves `s` as it
+/// was) when it does not fit.
+pub fn push_hex_upper<const N: usize>(s: &mut String<N>, v: u64) -> bool {
+    push_digits(s, v, 16, 1)
+}
+
+fn push_digits<const N: usize>(s: &mut String<N>, mut v: u64, radix: u64, width: usize) -> bool {
+    // u64::MAX has 20 decimal digits; wider padding is never asked for here.
+    let mut digits = [b'0'; 20];
+    let mut n = 0;
+    while v > 0 || n < width.clamp(1, digits.len()) {
+        let d = (v % radix) as u8;
+        digits[n] = if d < 10 { b'0' + d } else { b'A' + d - 10 };
+        v /= radix;
+        n += 1;
+        if n == digits.len() {
+            break;
+        }
+    }
+    if s.len() + n > N {
+        return false;
+    }
+    for &d in digits[..n].iter().rev() {
+        // ASCII digits always fit: the length was checked above.
+        let _ = s.push(char::from(d));
+    }
+    true
+}
+
+/// Appends as much of `text` as fits (whole characters), for names inside error values.
+pub fn push_truncated<const N: usize>(s: &mut String<N>, text: &str) {
+    for c in text.chars() {
+        if s.push(c).is_err() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+
+    #[test]
+    fn numbers_match_the_formatter() {
+        let mut rng = crate::test_rng::Rng(7);
+        let mut values = std::vec![
+            0u64,
+            1,
+            9,
+            10,
+            15,
+            16,
+            255,
+            9999,
+            10000,
+            u32::MAX as u64,
+            u64::MAX
+        ];
+        values.extend((0..500).map(|_| rng.next() >> rng.below(64)));
+        for v in values {
+            let mut s: String<24> = String::new();
+            assert!(push_decimal(&mut s, v, 4));
+            assert_eq!(s.as_str(), format!("{v:04}"));
+            let mut s: String<24> = String::new();
+            assert!(push_decimal(&mut s, v, 0));
+            assert_eq!(s.as_str(), format!("{v}"));
+            let mut s: String<24> = String::new();
+            assert!(push_hex_upper(&mut s, v));
+            assert_eq!(s.as_str(), format!("{v:X}"));
+        }
+    }
+
+    #[test]
+    fn what_does_not_fit_is_refused_whole() {
+        let mut s: String<6> = String::new();
+        s.push_str("ab").unwrap();
+        assert!(!push_decimal(&mut s, 12345, 0));
+        assert_eq!(s.as_str(), "ab");
+        assert!(push_hex_upper(&mut s, 0xBEEF));
+        assert_eq!(s.as_str(), "abBEEF");
+        let mut t: String<3> = String::new();
+        push_truncated(&mut t, "päth");
+        assert_eq!(t.as_str(), "pä");
+    }
+
+    #[test]
+    fn brief_parts_skip_empty_ones() {
+        let b = Brief::new("checksum mismatch", "", "data/0000/rootfs.img");
+        assert_eq!(
+            b.parts().collect::<std::vec::Vec<_>>(),
+            ["checksum mismatch", "data/0000/rootfs.img"]
+        );
+        assert_eq!(Brief::only("x").parts().count(), 1);
+    }
+}
