@@ -21,8 +21,11 @@ fn main() {
         let src = format!("link/{bin}.x");
         println!("cargo:rerun-if-changed={src}");
         let dir = out.join(bin);
+        // cortex-m-rt's feature `device` includes `device.x` for interrupt handler names; the
+        // firmware's own `__INTERRUPTS` (firmware.rs) names none.
         if let Err(e) = std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::copy(&src, dir.join("memory.x")).map(|_| ()))
+            .and_then(|()| std::fs::write(dir.join("device.x"), ""))
         {
             panic!("cannot place {src} as {}/memory.x: {e}", dir.display());
         }

@@ -284,8 +284,30 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     semihosting::exit(EXIT_FAULT)
 }
 
+/// Device interrupts of the vector table (cortex-m-rt feature `device`): the firmware
+/// enables none, so every entry reports an unexpected exception. 32 entries, the external
+/// interrupts of the MPS2 AN386 board, instead of the 240 cortex-m-rt puts there for a generic
+/// ARMv7-M (0.8 KB of flash).
+#[link_section = ".vector_table.interrupts"]
+#[no_mangle]
+static __INTERRUPTS: [unsafe extern "C" fn(); 32] = [unexpected_interrupt; 32];
+
+unsafe extern "C" fn unexpected_interrupt() {
+    // The active exception number is in IPSR's low 9 bits; device interrupts start at 16.
+    let ipsr: u32;
+    // SAFETY: reads a special register; no memory access.
+    unsafe { core::arch::asm!("mrs {}, IPSR", out(reg) ipsr, options(nomem, nostack)) };
+    unexpected((ipsr & 0x1FF) as i16 - 16)
+}
+
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
+    unexpected(irqn)
+}
+
+/// Reports an exception or interrupt nothing handles (IRQ number, negative for system
+/// exceptions) and exits with status 3.
+fn unexpected(irqn: i16) -> ! {
     let mut out = console();
     let sign = if irqn < 0 { "-" } else { "" };
     say(
