@@ -1,12 +1,12 @@
-//! A strict, non-allocating JSON scanner that finds value boundaries, plus decoding of single
-//! values through serde-json-core.
+//! A strict, non-allocating JSON scanner that finds value boundaries, and decoding of the two
+//! kinds of leaf value the Artifact documents need: strings (escapes decoded straight into a
+//! fixed-capacity string) and small unsigned integers.
 //!
-//! serde-json-core cannot deserialize "string or list of strings" (it has no
-//! `deserialize_any`), which type-info `artifact_depends` needs, and it cannot keep an object
-//! raw, which meta-data needs. So documents are kept as raw bytes, validated here once, and
-//! decoded value by value with `serde_json_core::from_slice_escaped` (escapes must decode).
-use crate::limits::{MAX_JSON_DEPTH, MAX_JSON_STRING_LEN};
-use serde::de::DeserializeOwned;
+//! Documents are kept as raw bytes (meta-data must stay raw; type-info `artifact_depends` is
+//! "a string or a list of strings"), validated here once, and decoded value by value. A
+//! serde-based decoder (serde-json-core) did this before; it cost 2 KB of flash on Cortex-M
+//! and a 256-byte scratch buffer on the stack of every decode, for these two cases.
+use crate::limits::MAX_JSON_DEPTH;
 
 /// The kind of a JSON value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,31 +231,75 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// Decodes this value into a fixed-capacity type with serde-json-core (escapes decoded).
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
-        decode(self.raw)
-    }
-
-    /// Decodes a string value into a `heapless::String<N>`.
+    /// Decodes a string value into a `heapless::String<N>`. Not a string, or longer than `N`
+    /// bytes once decoded: [`JsonError::Type`]. A `\u` escape of a UTF-16 surrogate (half of a
+    /// pair, which mender-artifact never writes: Go escapes no non-ASCII character but U+2028
+    /// and U+2029) is [`JsonError::Syntax`].
     pub fn string<const N: usize>(&self) -> Result<heapless::String<N>, JsonError> {
         if self.kind != Kind::String {
             return Err(JsonError::Type);
         }
-        self.decode()
+        let mut out = heapless::String::new();
+        unescape(self.raw, &mut |c| out.push(c).map_err(|_| JsonError::Type))?;
+        Ok(out)
+    }
+
+    /// Decodes a number value that is a non-negative integer fitting `u32` (no sign, fraction
+    /// or exponent); anything else is [`JsonError::Type`].
+    pub fn u32(&self) -> Result<u32, JsonError> {
+        if self.kind != Kind::Number || self.raw.is_empty() {
+            return Err(JsonError::Type);
+        }
+        self.raw.iter().try_fold(0u32, |n, &d| {
+            if !d.is_ascii_digit() {
+                return Err(JsonError::Type);
+            }
+            n.checked_mul(10)
+                .and_then(|n| n.checked_add(u32::from(d - b'0')))
+                .ok_or(JsonError::Type)
+        })
     }
 }
 
-/// Decodes `raw` with serde-json-core's escape-aware parser into `T`.
-pub fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T, JsonError> {
-    let mut scratch = [0u8; MAX_JSON_STRING_LEN];
-    match serde_json_core::from_slice_escaped::<T>(raw, &mut scratch) {
-        Ok((v, n)) if ws(raw, n) == raw.len() => Ok(v),
-        Ok(_) => Err(JsonError::Syntax),
-        Err(serde_json_core::de::Error::EofWhileParsingValue)
-        | Err(serde_json_core::de::Error::InvalidEscapeSequence)
-        | Err(serde_json_core::de::Error::TrailingCharacters) => Err(JsonError::Syntax),
-        Err(_) => Err(JsonError::Type),
+/// Feeds the characters of a validated string value (`raw` with its quotes) to `put`, escapes
+/// decoded. `raw` is UTF-8 (the document was validated) and its escapes are well formed.
+fn unescape(
+    raw: &[u8],
+    put: &mut dyn FnMut(char) -> Result<(), JsonError>,
+) -> Result<(), JsonError> {
+    let inner = raw
+        .get(1..raw.len().saturating_sub(1))
+        .ok_or(JsonError::Syntax)?;
+    let text = core::str::from_utf8(inner).map_err(|_| JsonError::Syntax)?;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            put(c)?;
+            continue;
+        }
+        let decoded = match chars.next() {
+            Some('"') => '"',
+            Some('\\') => '\\',
+            Some('/') => '/',
+            Some('b') => '\u{8}',
+            Some('f') => '\u{c}',
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some('u') => {
+                let rest = chars.as_str();
+                let hex = rest.get(..4).ok_or(JsonError::Syntax)?;
+                chars = rest.get(4..).unwrap_or_default().chars();
+                u32::from_str_radix(hex, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .ok_or(JsonError::Syntax)?
+            }
+            _ => return Err(JsonError::Syntax),
+        };
+        put(decoded)?;
     }
+    Ok(())
 }
 
 /// Iterator over `(key, value)` of an object whose bytes were validated.
@@ -334,6 +378,51 @@ mod tests {
         assert_eq!(val.as_str(), "x&y");
         assert_eq!(m[1].1.elements().count(), 3);
         assert_eq!(m[2].1.kind, Kind::Number);
+    }
+
+    /// The elements of `doc`, an array of the values under test.
+    fn values(doc: &[u8]) -> heapless::Vec<Value<'_>, 16> {
+        Value::of(doc).unwrap().elements().collect()
+    }
+
+    #[test]
+    fn strings_decode_escapes_and_respect_capacity() {
+        let doc = br#"["a\"b\\c\/d\be\ff\ng\rh\ti", "\u00e9\u0041\u20AC", "plain", "\ud83d\ude00", "\ud800", "", 5]"#;
+        let v = values(doc);
+        let s: heapless::String<32> = v[0].string().unwrap();
+        assert_eq!(s.as_str(), "a\"b\\c/d\u{8}e\u{c}f\ng\rh\ti");
+        let s: heapless::String<32> = v[1].string().unwrap();
+        assert_eq!(s.as_str(), "\u{e9}A\u{20ac}");
+        // Exactly full is fine, one byte short is a type error (the capacity is the type).
+        let s: heapless::String<5> = v[2].string().unwrap();
+        assert_eq!(s.as_str(), "plain");
+        assert_eq!(v[2].string::<4>(), Err(JsonError::Type));
+        assert_eq!(v[1].string::<5>(), Err(JsonError::Type), "é A € are 6 bytes");
+        // Surrogates, paired or not, are refused (as serde-json-core refused them).
+        assert_eq!(v[3].string::<8>(), Err(JsonError::Syntax));
+        assert_eq!(v[4].string::<8>(), Err(JsonError::Syntax));
+        assert_eq!(v[5].string::<0>().unwrap().as_str(), "");
+        assert_eq!(v[6].string::<8>(), Err(JsonError::Type));
+    }
+
+    #[test]
+    fn u32_takes_plain_non_negative_integers_only() {
+        let doc = br#"[0, 3, 4294967295, 4294967296, -1, 3.0, 1e2, "3", true]"#;
+        let got: heapless::Vec<_, 16> = values(doc).iter().map(Value::u32).collect();
+        assert_eq!(
+            got.as_slice(),
+            [
+                Ok(0),
+                Ok(3),
+                Ok(u32::MAX),
+                Err(JsonError::Type),
+                Err(JsonError::Type),
+                Err(JsonError::Type),
+                Err(JsonError::Type),
+                Err(JsonError::Type),
+                Err(JsonError::Type),
+            ]
+        );
     }
 
     #[test]

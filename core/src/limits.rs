@@ -58,14 +58,3 @@ pub const MAX_SCRIPTS: usize = 32;
 pub const MAX_SCRIPT_NAME_LEN: usize = 128;
 /// Nesting depth of JSON values (meta-data may nest).
 pub const MAX_JSON_DEPTH: usize = 32;
-/// Bytes of a decoded JSON string scratch buffer (escapes are decoded into it). Only leaf
-/// strings are decoded, each into a string no larger than this, so more would never be used;
-/// it sits on the stack of every decode.
-pub const MAX_JSON_STRING_LEN: usize = 256;
-
-const _: () = assert!(
-    MAX_JSON_STRING_LEN >= MAX_ARTIFACT_NAME_LEN
-        && MAX_JSON_STRING_LEN >= MAX_VALUE_LEN
-        && MAX_JSON_STRING_LEN >= MAX_KEY_LEN
-        && MAX_JSON_STRING_LEN >= MAX_DEVICE_TYPE_LEN
-);

@@ -244,7 +244,7 @@ pub fn parse_version(raw: &[u8]) -> Result<u32, MetaError> {
             }
             "version" => {
                 version = Some(
-                    val.decode()
+                    val.u32()
                         .map_err(|_| MetaError::WrongType(Doc::Version, "version"))?,
                 )
             }

@@ -54,7 +54,6 @@ fn capacities_match_the_core() {
         ("MAX_SCRIPTS", limits::MAX_SCRIPTS),
         ("MAX_SCRIPT_NAME_LEN", limits::MAX_SCRIPT_NAME_LEN),
         ("MAX_JSON_DEPTH", limits::MAX_JSON_DEPTH),
-        ("MAX_JSON_STRING_LEN", limits::MAX_JSON_STRING_LEN),
         (
             "MAX_SIGNATURE_B64_LEN",
             mender_core::signature::MAX_SIGNATURE_B64_LEN,

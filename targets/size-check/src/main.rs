@@ -189,6 +189,19 @@ fn parse_berkeley(output: &str) -> Option<[u64; 3]> {
     Some([next()?, next()?, next()?])
 }
 
+/// Bytes of the `.relro_padding` section in `size -A` output (0 without one). rust-lld, the
+/// default linker of x86_64-unknown-linux-gnu since Rust 1.90, pads the RELRO segment to a
+/// page boundary with this NOBITS section; Berkeley `size` counts it as bss although nothing
+/// lives there, and it swings between 0 and 4095 bytes with the layout.
+fn relro_padding(sysv: &str) -> u64 {
+    sysv.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next()? == ".relro_padding").then(|| w.next()?.parse::<u64>().ok())?
+        })
+        .sum()
+}
+
 /// Section names that show a binary was not stripped, from `readelf -S -W`.
 fn unstripped_sections(readelf: &str) -> Vec<String> {
     readelf
@@ -240,7 +253,8 @@ fn measure(bin: &Path) -> Result<[u64; 4], String> {
     let size = tool_output("size", bin, &[])?;
     let [text, data, bss] = parse_berkeley(&size)
         .ok_or_else(|| format!("cannot read `size {}`: {size}", bin.display()))?;
-    Ok([file, text, data, bss])
+    let padding = relro_padding(&tool_output("size", bin, &["-A"])?);
+    Ok([file, text, data, bss.saturating_sub(padding)])
 }
 
 /// The budget-against-measured table, and one line per cell over its budget.
@@ -597,6 +611,10 @@ mod tests {
             vec![".symtab", ".debug_info"]
         );
         assert!(unstripped_sections("  [ 1] .text PROGBITS\n  [ 2] .strtab STRTAB\n").is_empty());
+        // `size -A` of an x86_64-gnu build by rust-lld: the padding is not counted as bss.
+        let sysv = "mender  :\nsection             size      addr\n.tbss                 24    960528\n.relro_padding      3808   1003808\n.bss                 228   1010504\nTotal            1028000\n";
+        assert_eq!(relro_padding(sysv), 3808);
+        assert_eq!(relro_padding(".bss 228 1010504\n"), 0);
     }
 
     /// A binary with its symbols must be refused rather than measured; stripped, the same
