@@ -698,7 +698,13 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
             let entry = body.get(at..at + len).unwrap_or_default();
             let name = entry.split(|&b| b == b'=').next().unwrap_or_default();
             if !vars.iter().any(|(n, _)| n.as_bytes() == name) {
-                body.copy_within(at..at + len, kept);
+                // Forward, byte by byte (`kept <= at`): a record is at most
+                // MAX_FLASH_ENV_SIZE bytes, and `copy_within` would link memmove (1.5 KB).
+                for i in 0..len {
+                    if let (Some(&b), true) = (body.get(at + i), kept + i < body.len()) {
+                        body[kept + i] = b;
+                    }
+                }
                 kept += len;
             }
             at += len;

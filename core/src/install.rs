@@ -395,7 +395,7 @@ pub fn boot_part<E: BootEnv>(env: &mut E) -> Result<Option<u32>, InstallError> {
     match read_var(env, "mender_boot_part", &mut buf)? {
         None => Ok(None),
         Some(v) => v
-            .trim()
+            .trim_ascii()
             .parse()
             .map(Some)
             .map_err(|_| InstallError::BadBootVar("mender_boot_part")),

@@ -397,7 +397,11 @@ mod tests {
         let s: heapless::String<5> = v[2].string().unwrap();
         assert_eq!(s.as_str(), "plain");
         assert_eq!(v[2].string::<4>(), Err(JsonError::Type));
-        assert_eq!(v[1].string::<5>(), Err(JsonError::Type), "é A € are 6 bytes");
+        assert_eq!(
+            v[1].string::<5>(),
+            Err(JsonError::Type),
+            "é A € are 6 bytes"
+        );
         // Surrogates, paired or not, are refused (as serde-json-core refused them).
         assert_eq!(v[3].string::<8>(), Err(JsonError::Syntax));
         assert_eq!(v[4].string::<8>(), Err(JsonError::Syntax));
