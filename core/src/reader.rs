@@ -387,6 +387,8 @@ impl Arena<'_> {
         Ok(())
     }
 
+    // Called from dozens of places: one copy is smaller than inlining it into each.
+    #[inline(never)]
     fn get(&self, doc: Span) -> &[u8] {
         self.buf.get(doc.start..doc.start + doc.len).unwrap_or(&[])
     }

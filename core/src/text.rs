@@ -72,28 +72,28 @@ pub fn push_hex_upper<const N: usize>(s: &mut String<N>, v: u64) -> bool {
     push_digits(s, v, 16, 1)
 }
 
-fn push_digits<const N: usize>(s: &mut String<N>, mut v: u64, radix: u64, width: usize) -> bool {
+fn push_digits<const N: usize>(s: &mut String<N>, v: u64, radix: u64, width: usize) -> bool {
+    let mut buf = [0u8; 20];
+    let digits = digits(v, radix, width, &mut buf);
+    s.push_str(digits).is_ok()
+}
+
+/// `v` in `radix` (10 or 16), at least `width` digits, in `buf`. One copy for every string
+/// capacity (firmware flash).
+#[inline(never)]
+fn digits(mut v: u64, radix: u64, width: usize, buf: &mut [u8; 20]) -> &str {
     // u64::MAX has 20 decimal digits; wider padding is never asked for here.
-    let mut digits = [b'0'; 20];
-    let mut n = 0;
-    while v > 0 || n < width.clamp(1, digits.len()) {
+    let mut at = buf.len();
+    let width = width.clamp(1, buf.len());
+    while at > 0 && (v > 0 || buf.len() - at < width) {
         let (q, d) = div_rem(v, radix);
         let d = d as u8;
-        digits[n] = if d < 10 { b'0' + d } else { b'A' + d - 10 };
+        at -= 1;
+        buf[at] = if d < 10 { b'0' + d } else { b'A' + d - 10 };
         v = q;
-        n += 1;
-        if n == digits.len() {
-            break;
-        }
     }
-    if s.len() + n > N {
-        return false;
-    }
-    for &d in digits[..n].iter().rev() {
-        // ASCII digits always fit: the length was checked above.
-        let _ = s.push(char::from(d));
-    }
-    true
+    // ASCII digits only.
+    core::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 /// `v / d` and `v % d`. A 32-bit target has no 64-bit divide instruction, and the library

@@ -295,6 +295,8 @@ impl SmallInflate {
     /// The window is the history ring: the caller must not modify it between calls, and must
     /// pass the position that follows the previous call's output. `NeedsMoreInput` is only
     /// returned once all of `input` is consumed (bytes of a partly read item are kept).
+    // The gzip decoder calls it from several places; one copy keeps firmware flash down.
+    #[inline(never)]
     pub fn decompress(
         &mut self,
         input: &[u8],
