@@ -1,5 +1,5 @@
 //! Text without `core::fmt`. The formatter, its integer printing and the long error texts
-//! cost a Cortex-M firmware about 15 KB of flash (memory-budget.md, "Cortex-M firmware"), so
+//! cost a Cortex-M firmware 6.3 KB of flash (memory-budget.md, "Cortex-M firmware"), so
 //! what the core builds itself (member names, boot-env values) is put together here, and every
 //! error also tells itself as a [`Brief`]: fixed short names plus the name or path it carries.
 //! Hosted builds print the full `Display` texts (the ones users search for); firmware prints
