@@ -116,55 +116,62 @@ impl<const N: usize> Huffman<N> {
     /// unless it is empty or a single code of length 1, and for the code-length code
     /// (`code_lengths`) the single code is not allowed either.
     fn build(&mut self, lengths: &[u8], code_lengths: bool) -> bool {
-        if lengths.len() > N {
-            return false;
-        }
-        self.counts = [0; MAX_BITS + 1];
-        for &len in lengths {
-            match self.counts.get_mut(usize::from(len)) {
-                Some(count) => *count += 1,
-                None => return false,
+        match build_code(&mut self.counts, &mut self.symbols, lengths, code_lengths) {
+            Some(max) => {
+                self.max = max;
+                true
             }
+            None => false,
         }
-        self.counts[0] = 0;
-        // Kraft: `left` is the number of unused codes of the current length.
-        let mut left: i32 = 1;
-        let mut max = 0;
-        for (len, &count) in self.counts.iter().enumerate().skip(1) {
-            left = left * 2 - i32::from(count);
-            if left < 0 {
-                return false;
-            }
-            if count != 0 {
-                max = len;
-            }
-        }
-        if left > 0 && max != 0 && (code_lengths || max != 1) {
-            return false;
-        }
-        // First index in `symbols` of each length, then the symbols in canonical order.
-        let mut next = [0u16; MAX_BITS + 1];
-        let mut sum = 0u16;
-        for (slot, &count) in next.iter_mut().zip(self.counts.iter()).skip(1) {
-            *slot = sum;
-            sum += count;
-        }
-        for (symbol, &len) in lengths.iter().enumerate() {
-            if len == 0 {
-                continue;
-            }
-            let Some(at) = next.get_mut(usize::from(len)) else {
-                return false;
-            };
-            match self.symbols.get_mut(usize::from(*at)) {
-                Some(slot) => *slot = symbol as u16,
-                None => return false,
-            }
-            *at += 1;
-        }
-        self.max = max as u8;
-        true
     }
+}
+
+/// [`Huffman::build`] for any table size: one copy of the code for both tables.
+fn build_code(
+    counts: &mut [u16; MAX_BITS + 1],
+    symbols: &mut [u16],
+    lengths: &[u8],
+    code_lengths: bool,
+) -> Option<u8> {
+    if lengths.len() > symbols.len() {
+        return None;
+    }
+    *counts = [0; MAX_BITS + 1];
+    for &len in lengths {
+        *counts.get_mut(usize::from(len))? += 1;
+    }
+    counts[0] = 0;
+    // Kraft: `left` is the number of unused codes of the current length.
+    let mut left: i32 = 1;
+    let mut max = 0;
+    for (len, &count) in counts.iter().enumerate().skip(1) {
+        left = left * 2 - i32::from(count);
+        if left < 0 {
+            return None;
+        }
+        if count != 0 {
+            max = len;
+        }
+    }
+    if left > 0 && max != 0 && (code_lengths || max != 1) {
+        return None;
+    }
+    // First index in `symbols` of each length, then the symbols in canonical order.
+    let mut next = [0u16; MAX_BITS + 1];
+    let mut sum = 0u16;
+    for (slot, &count) in next.iter_mut().zip(counts.iter()).skip(1) {
+        *slot = sum;
+        sum += count;
+    }
+    for (symbol, &len) in lengths.iter().enumerate() {
+        if len == 0 {
+            continue;
+        }
+        let at = next.get_mut(usize::from(len))?;
+        *symbols.get_mut(usize::from(*at))? = symbol as u16;
+        *at += 1;
+    }
+    Some(max as u8)
 }
 
 /// The bit buffer: bits are consumed from the least significant end.
