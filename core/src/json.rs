@@ -240,7 +240,7 @@ impl<'a> Value<'a> {
             return Err(JsonError::Type);
         }
         let mut out = heapless::String::new();
-        unescape(self.raw, &mut |c| out.push(c).map_err(|_| JsonError::Type))?;
+        unescape(self.raw, out.as_mut_view())?;
         Ok(out)
     }
 
@@ -261,12 +261,12 @@ impl<'a> Value<'a> {
     }
 }
 
-/// Feeds the characters of a validated string value (`raw` with its quotes) to `put`, escapes
-/// decoded. `raw` is UTF-8 (the document was validated) and its escapes are well formed.
-fn unescape(
-    raw: &[u8],
-    put: &mut dyn FnMut(char) -> Result<(), JsonError>,
-) -> Result<(), JsonError> {
+/// Appends the characters of a validated string value (`raw` with its quotes) to `out`,
+/// escapes decoded; more than `out` holds is [`JsonError::Type`]. `raw` is UTF-8 (the document
+/// was validated) and its escapes are well formed. A string view, not `String<N>`: one copy of
+/// this code for every capacity.
+fn unescape(raw: &[u8], out: &mut heapless::string::StringView) -> Result<(), JsonError> {
+    let mut put = |c: char| out.push(c).map_err(|_| JsonError::Type);
     let inner = raw
         .get(1..raw.len().saturating_sub(1))
         .ok_or(JsonError::Syntax)?;
