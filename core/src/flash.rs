@@ -28,7 +28,7 @@
 //! the current one and then programs the new record there, so a power cut leaves either the
 //! old record or the new one as the newest valid copy.
 use crate::hal::{BlockDevice, BootEnv};
-use crate::text::{push_truncated, ErrorText};
+use crate::text::{truncated, ErrorText};
 use core::fmt;
 use crc::{Crc, NoTable, CRC_32_ISO_HDLC};
 use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
@@ -100,9 +100,7 @@ impl<E: NorFlashError> FlashError<E> {
 
     /// [`FlashError::name`] as an [`ErrorText`], built without `core::fmt`.
     pub fn text(&self) -> ErrorText {
-        let mut t = ErrorText::new();
-        push_truncated(&mut t, self.name());
-        t
+        truncated(self.name())
     }
 }
 
@@ -700,9 +698,10 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
             if !vars.iter().any(|(n, _)| n.as_bytes() == name) {
                 // Forward, byte by byte (`kept <= at`): a record is at most
                 // MAX_FLASH_ENV_SIZE bytes, and `copy_within` would link memmove (1.5 KB).
-                for i in 0..len {
-                    if let (Some(&b), true) = (body.get(at + i), kept + i < body.len()) {
-                        body[kept + i] = b;
+                for from in at..at + len {
+                    let b = body.get(from).copied().unwrap_or_default();
+                    if let Some(to) = body.get_mut(from - at + kept) {
+                        *to = b;
                     }
                 }
                 kept += len;

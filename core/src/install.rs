@@ -167,9 +167,9 @@ impl<'a, B: BlockDevice> ImageWriter<'a, B> {
             self.frame.len()
         };
         if unit == 0 {
-            let mut why = ErrorText::new();
-            text::push_truncated(&mut why, "image writer has no frame buffer");
-            return Err(InstallError::Device(why));
+            return Err(InstallError::Device(text::truncated(
+                "image writer has no frame buffer",
+            )));
         }
         if self.stats.received + data.len() as u64 > self.declared {
             return Err(InstallError::SizeMismatch {

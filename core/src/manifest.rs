@@ -150,13 +150,7 @@ fn lines(raw: &[u8]) -> Lines<'_> {
 }
 
 fn owned(p: &str) -> String<MAX_MANIFEST_PATH_LEN> {
-    let mut s = String::new();
-    for c in p.chars() {
-        if s.push(c).is_err() {
-            break;
-        }
-    }
-    s
+    crate::text::truncated(p)
 }
 
 impl<'a> Manifest<'a> {

@@ -89,13 +89,7 @@ fn list<I: Iterator<Item = S>, S: AsRef<str>, const N: usize>(items: I, sep: &st
 }
 
 fn copy<const N: usize>(s: &str) -> String<N> {
-    let mut out = String::new();
-    for c in s.chars() {
-        if out.push(c).is_err() {
-            break;
-        }
-    }
-    out
+    text::truncated(s)
 }
 
 /// Checks device type and every depends entry against what is installed; nothing is written

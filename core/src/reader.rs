@@ -200,13 +200,7 @@ impl From<MetaError> for Error {
 }
 
 fn path(s: &str) -> PathString {
-    let mut p = PathString::new();
-    for c in s.chars() {
-        if p.push(c).is_err() {
-            break;
-        }
-    }
-    p
+    text::truncated(s)
 }
 
 /// What reading found. Borrowed data lives until the next call to [`Reader::feed`].

@@ -116,6 +116,18 @@ fn div_rem(v: u64, d: u64) -> (u64, u64) {
 
 /// Appends as much of `text` as fits (whole characters), for names inside error values.
 pub fn push_truncated<const N: usize>(s: &mut String<N>, text: &str) {
+    push_truncated_view(s.as_mut_view(), text);
+}
+
+/// As much of `text` as fits in a new `String<N>` (whole characters).
+pub fn truncated<const N: usize>(text: &str) -> String<N> {
+    let mut s = String::new();
+    push_truncated(&mut s, text);
+    s
+}
+
+/// One copy of the loop for every capacity.
+fn push_truncated_view(s: &mut heapless::string::StringView, text: &str) {
     for c in text.chars() {
         if s.push(c).is_err() {
             break;

@@ -9,7 +9,7 @@ use core::fmt;
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
-use mender_core::text::{push_decimal, push_truncated};
+use mender_core::text::{push_decimal, push_truncated, truncated};
 
 const SYS_OPEN: usize = 0x01;
 const SYS_CLOSE: usize = 0x02;
@@ -305,18 +305,8 @@ impl FlashError {
     /// The `Display` text, built without `core::fmt`.
     pub fn text(&self) -> ErrorText {
         match self {
-            FlashError::NotAligned | FlashError::OutOfBounds => {
-                let mut t = ErrorText::new();
-                push_truncated(
-                    &mut t,
-                    if *self == FlashError::NotAligned {
-                        "flash access not aligned"
-                    } else {
-                        "flash access out of bounds"
-                    },
-                );
-                t
-            }
+            FlashError::NotAligned => truncated("flash access not aligned"),
+            FlashError::OutOfBounds => truncated("flash access out of bounds"),
             FlashError::Host(e) => e.text(),
         }
     }
