@@ -1603,12 +1603,14 @@ impl<'v> State<'v> {
                     return Err(Error::DataFileNotFound(path(&entry.path)));
                 }
                 let mut mpath: String<MAX_MANIFEST_PATH_LEN> = String::new();
-                // A path that does not fit is no manifest entry either: not found below.
-                let _ = mpath.push_str("data/").is_ok()
+                // A path that does not fit is no manifest entry either.
+                let fits = mpath.push_str("data/").is_ok()
                     && text::push_decimal(&mut mpath, index as u64, 4)
                     && mpath.push('/').is_ok()
                     && mpath.push_str(p).is_ok();
-                let found = self.manifest().find(&mpath).map(|(i, _)| i);
+                let found = fits
+                    .then(|| self.manifest().find(&mpath).map(|(i, _)| i))
+                    .flatten();
                 let Some(at) = found else {
                     return Err(Error::DataFileNotFound(path(&entry.path)));
                 };
