@@ -9,6 +9,8 @@
 #   * a wrong device type, a corrupted payload, a truncated Artifact, a gzip Artifact on
 #     fw-plain and (last) an augmented module Artifact fail with exit status 1 and their error
 #     text, and leave the boot environment untouched;
+#   * the firmware's own memcpy, memset and memcmp (assembly, src/mem.rs) match a byte-by-byte
+#     reference at every alignment and length up to 40 (fw-memtest);
 #   * every run's printed stack_peak is collected and size-check holds flash, static RAM,
 #     stack peak and RAM to the "Cortex-M firmware" table of memory-budget.md.
 #
@@ -31,10 +33,10 @@ target=${CARGO_TARGET_DIR:-target}
 case $target in /*) ;; *) target="$PWD/$target" ;; esac
 elf_dir="$target/thumbv7em-none-eabihf/firmware"
 
-echo "== firmware: build fw-gzip and fw-plain (thumbv7em-none-eabihf, profile firmware)"
+echo "== firmware: build fw-gzip, fw-plain and fw-memtest (thumbv7em-none-eabihf, profile firmware)"
 cargo build -q -p mender-mcu-firmware --features firmware --bins \
   --target thumbv7em-none-eabihf --profile firmware
-for v in fw-gzip fw-plain; do
+for v in fw-gzip fw-plain fw-memtest; do
   [ -f "$elf_dir/$v" ] || { echo "mcu-firmware: cargo succeeded but $elf_dir/$v is missing" >&2; exit 1; }
 done
 
@@ -50,6 +52,14 @@ fail() {
   [ -f "$work/out" ] && sed 's/^/  | /' "$work/out" >&2
   exit 1
 }
+
+echo "== fw-memtest: the firmware's own memcpy/memset/memcmp against a byte-by-byte reference"
+set +e
+timeout 120 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+  -kernel "$elf_dir/fw-memtest" -semihosting-config enable=on,target=native >"$work/out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 0 ] && grep -qx "mem ok" "$work/out" || fail "fw-memtest exited with status $rc"
 
 # The Artifacts. The image is not a whole number of flash sectors and half of it is random.
 (

@@ -31,6 +31,8 @@ compile_error!(
 
 #[cfg(all(feature = "firmware", target_arch = "arm", target_os = "none"))]
 pub mod firmware;
+#[cfg(all(feature = "firmware", target_arch = "arm", target_os = "none"))]
+mod mem;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod semihosting;
 #[cfg(all(feature = "firmware", target_arch = "arm", target_os = "none"))]
