@@ -25,6 +25,7 @@ pub mod meta;
 pub mod provides;
 pub mod reader;
 pub mod signature;
+mod stop;
 pub mod tar;
 #[cfg(test)]
 mod test_rng;

@@ -7,6 +7,7 @@
 //! the worst case of every list at full capacity.
 use crate::json::{self, JsonError, Kind, Value};
 use crate::limits::*;
+use crate::stop::{parked, stop, Stop};
 use crate::text::Brief;
 use core::fmt;
 use heapless::String;
@@ -164,17 +165,23 @@ impl fmt::Display for MetaError {
     }
 }
 
-fn doc_value(doc: Doc, raw: &[u8]) -> Result<Value<'_>, MetaError> {
-    let v = Value::of(raw).map_err(|e| MetaError::Json(doc, e))?;
+/// Where a validation parks its error (`crate::stop`).
+type Slot = Option<MetaError>;
+
+/// Reported if a validation stopped without parking an error (a bug).
+const LOST: MetaError = MetaError::Invalid("meta: internal: stopped without an error");
+
+fn doc_value<'a>(doc: Doc, raw: &'a [u8], s: &mut Slot) -> Result<Value<'a>, Stop> {
+    let v = Value::of(raw).map_err(|e| stop(s, MetaError::Json(doc, e)))?;
     if v.kind != Kind::Object {
-        return Err(MetaError::WrongType(doc, "<top level>"));
+        return Err(stop(s, MetaError::WrongType(doc, "<top level>")));
     }
     Ok(v)
 }
 
-fn key_of(doc: Doc, k: &Value<'_>) -> Result<String<MAX_KEY_LEN>, MetaError> {
+fn key_of(doc: Doc, k: &Value<'_>, s: &mut Slot) -> Result<String<MAX_KEY_LEN>, Stop> {
     k.string()
-        .map_err(|_| MetaError::Limit(doc, "a key", limit!(MAX_KEY_LEN)))
+        .map_err(|_| stop(s, MetaError::Limit(doc, "a key", limit!(MAX_KEY_LEN))))
 }
 
 fn check_string<const N: usize>(
@@ -182,13 +189,14 @@ fn check_string<const N: usize>(
     field: &'static str,
     v: &Value<'_>,
     l: Limit,
-) -> Result<(), MetaError> {
+    s: &mut Slot,
+) -> Result<(), Stop> {
     if v.kind != Kind::String {
-        return Err(MetaError::WrongType(doc, field));
+        return Err(stop(s, MetaError::WrongType(doc, field)));
     }
     v.string::<N>().map(|_| ()).map_err(|e| match e {
-        JsonError::Type => MetaError::Limit(doc, field, l),
-        e => MetaError::Json(doc, e),
+        JsonError::Type => stop(s, MetaError::Limit(doc, field, l)),
+        e => stop(s, MetaError::Json(doc, e)),
     })
 }
 
@@ -198,17 +206,18 @@ fn check_string_list<const N: usize>(
     v: &Value<'_>,
     count: Limit,
     len: Limit,
-) -> Result<usize, MetaError> {
+    s: &mut Slot,
+) -> Result<usize, Stop> {
     if v.kind != Kind::Array {
-        return Err(MetaError::WrongType(doc, field));
+        return Err(stop(s, MetaError::WrongType(doc, field)));
     }
     let mut n = 0;
     for e in v.elements() {
         n += 1;
         if n > count.max {
-            return Err(MetaError::Limit(doc, field, count));
+            return Err(stop(s, MetaError::Limit(doc, field, count)));
         }
-        check_string::<N>(doc, field, &e, len)?;
+        check_string::<N>(doc, field, &e, len, s)?;
     }
     Ok(n)
 }
@@ -219,10 +228,16 @@ fn member<'a>(v: &Value<'a>, name: &str) -> Option<Value<'a>> {
         .map(|(_, v)| v)
 }
 
-fn no_duplicate_keys(doc: Doc, v: &Value<'_>, what: &'static str) -> Result<(), MetaError> {
+fn no_duplicate_keys(
+    doc: Doc,
+    v: &Value<'_>,
+    what: &'static str,
+    s: &mut Slot,
+) -> Result<(), Stop> {
     for (i, (k, _)) in v.members().enumerate() {
         if v.members().take(i).any(|(other, _)| other.raw == k.raw) {
-            return Err(MetaError::Duplicate(doc, what, key_of(doc, &k)?));
+            let key = key_of(doc, &k, s)?;
+            return Err(stop(s, MetaError::Duplicate(doc, what, key)));
         }
     }
     Ok(())
@@ -230,35 +245,39 @@ fn no_duplicate_keys(doc: Doc, v: &Value<'_>, what: &'static str) -> Result<(), 
 
 /// The `version` member: returns the format version (2 or 3).
 pub fn parse_version(raw: &[u8]) -> Result<u32, MetaError> {
-    let v = doc_value(Doc::Version, raw)?;
+    parked(LOST, |s| version_in(raw, s))
+}
+
+fn version_in(raw: &[u8], s: &mut Slot) -> Result<u32, Stop> {
+    let v = doc_value(Doc::Version, raw, s)?;
     let mut format: Option<String<32>> = None;
     let mut version: Option<u32> = None;
     for (k, val) in v.members() {
-        let key = key_of(Doc::Version, &k)?;
+        let key = key_of(Doc::Version, &k, s)?;
         match key.as_str() {
             "format" => {
                 format = Some(
                     val.string()
-                        .map_err(|_| MetaError::WrongType(Doc::Version, "format"))?,
+                        .map_err(|_| stop(s, MetaError::WrongType(Doc::Version, "format")))?,
                 )
             }
             "version" => {
                 version = Some(
                     val.u32()
-                        .map_err(|_| MetaError::WrongType(Doc::Version, "version"))?,
+                        .map_err(|_| stop(s, MetaError::WrongType(Doc::Version, "version")))?,
                 )
             }
-            _ => return Err(MetaError::UnknownField(Doc::Version, key)),
+            _ => return Err(stop(s, MetaError::UnknownField(Doc::Version, key))),
         }
     }
-    let version = version.ok_or(MetaError::WrongType(Doc::Version, "version"))?;
+    let version = version.ok_or_else(|| stop(s, MetaError::WrongType(Doc::Version, "version")))?;
     if version != 2 && version != 3 {
-        return Err(MetaError::UnsupportedVersion(version));
+        return Err(stop(s, MetaError::UnsupportedVersion(version)));
     }
     match format {
         Some(f) if f == "mender" => Ok(version),
-        Some(f) => Err(MetaError::UnsupportedFormat(f)),
-        None => Err(MetaError::UnsupportedFormat(String::new())),
+        Some(f) => Err(stop(s, MetaError::UnsupportedFormat(f))),
+        None => Err(stop(s, MetaError::UnsupportedFormat(String::new()))),
     }
 }
 
@@ -271,31 +290,38 @@ pub struct HeaderInfo<'a> {
 
 /// Validates a `header-info` document of the given format version.
 pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
+    parked(LOST, |s| header_info_in(raw, format, s))
+}
+
+fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
     const D: Doc = Doc::HeaderInfo;
-    let v = doc_value(D, raw)?;
-    no_duplicate_keys(D, &v, "header-info")?;
+    let v = doc_value(D, raw, s)?;
+    no_duplicate_keys(D, &v, "header-info", s)?;
     let (payloads_key, name_ok, devices) = if format == 3 {
         let mut payloads = None;
         let mut provides = None;
         let mut depends = None;
         for (k, val) in v.members() {
-            let key = key_of(D, &k)?;
+            let key = key_of(D, &k, s)?;
             match key.as_str() {
                 "payloads" => payloads = Some(val),
                 "artifact_provides" => provides = Some(val),
                 "artifact_depends" => depends = Some(val),
-                _ => return Err(MetaError::UnknownField(D, key)),
+                _ => return Err(stop(s, MetaError::UnknownField(D, key))),
             }
         }
-        let provides = provides.ok_or(MetaError::Invalid(
-            "header-info: artifact_provides is missing",
-        ))?;
+        let provides = provides.ok_or_else(|| {
+            stop(
+                s,
+                MetaError::Invalid("header-info: artifact_provides is missing"),
+            )
+        })?;
         if provides.kind != Kind::Object {
-            return Err(MetaError::WrongType(D, "artifact_provides"));
+            return Err(stop(s, MetaError::WrongType(D, "artifact_provides")));
         }
         let mut has_name = false;
         for (k, val) in provides.members() {
-            let key = key_of(D, &k)?;
+            let key = key_of(D, &k, s)?;
             match key.as_str() {
                 "artifact_name" => {
                     check_string::<MAX_ARTIFACT_NAME_LEN>(
@@ -303,6 +329,7 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
                         "artifact_name",
                         &val,
                         limit!(MAX_ARTIFACT_NAME_LEN),
+                        s,
                     )?;
                     has_name = true;
                 }
@@ -311,18 +338,19 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
                     "artifact_group",
                     &val,
                     limit!(MAX_ARTIFACT_NAME_LEN),
+                    s,
                 )?,
-                _ => return Err(MetaError::UnknownField(D, key)),
+                _ => return Err(stop(s, MetaError::UnknownField(D, key))),
             }
         }
         let mut devices = None;
         if let Some(dep) = depends {
             if dep.kind != Kind::Object {
-                return Err(MetaError::WrongType(D, "artifact_depends"));
+                return Err(stop(s, MetaError::WrongType(D, "artifact_depends")));
             }
-            no_duplicate_keys(D, &dep, "artifact_depends")?;
+            no_duplicate_keys(D, &dep, "artifact_depends", s)?;
             for (k, val) in dep.members() {
-                let key = key_of(D, &k)?;
+                let key = key_of(D, &k, s)?;
                 match key.as_str() {
                     "device_type" => devices = Some(val),
                     "artifact_name" | "artifact_group" => {
@@ -332,6 +360,7 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
                             &val,
                             limit!(MAX_DEPENDS_NAMES),
                             limit!(MAX_ARTIFACT_NAME_LEN),
+                            s,
                         )?;
                     }
                     // Go's ArtifactDepends unmarshaller ignores other keys.
@@ -346,7 +375,7 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
         let mut devices = None;
         // Format 2's header-info has its own unmarshaller in Go: unknown keys are ignored.
         for (k, val) in v.members() {
-            let key = key_of(D, &k)?;
+            let key = key_of(D, &k, s)?;
             match key.as_str() {
                 "updates" => updates = Some(val),
                 "artifact_name" => {
@@ -355,6 +384,7 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
                         "artifact_name",
                         &val,
                         limit!(MAX_ARTIFACT_NAME_LEN),
+                        s,
                     )?;
                     has_name = true;
                 }
@@ -365,51 +395,65 @@ pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
         (updates, has_name, devices)
     };
     if !name_ok {
-        return Err(MetaError::Invalid("header-info: artifact_name is missing"));
+        return Err(stop(
+            s,
+            MetaError::Invalid("header-info: artifact_name is missing"),
+        ));
     }
-    let devices = devices.ok_or(MetaError::Invalid(
-        "Invalid Artifact. No 'device-type' found.",
-    ))?;
+    let devices = devices.ok_or_else(|| {
+        stop(
+            s,
+            MetaError::Invalid("Invalid Artifact. No 'device-type' found."),
+        )
+    })?;
     let n = check_string_list::<MAX_DEVICE_TYPE_LEN>(
         D,
         "device_type",
         &devices,
         limit!(MAX_DEVICE_TYPES),
         limit!(MAX_DEVICE_TYPE_LEN),
+        s,
     )?;
     if n == 0 {
-        return Err(MetaError::Invalid(
-            "Invalid Artifact. No 'device-type' found.",
+        return Err(stop(
+            s,
+            MetaError::Invalid("Invalid Artifact. No 'device-type' found."),
         ));
     }
-    let payloads = payloads_key.ok_or(MetaError::Invalid("header-info: payloads is missing"))?;
+    let payloads = payloads_key
+        .ok_or_else(|| stop(s, MetaError::Invalid("header-info: payloads is missing")))?;
     if payloads.kind != Kind::Array {
-        return Err(MetaError::WrongType(D, "payloads"));
+        return Err(stop(s, MetaError::WrongType(D, "payloads")));
     }
     let mut count = 0;
     for p in payloads.elements() {
         count += 1;
         if count > MAX_PAYLOADS {
-            return Err(MetaError::Invalid(
+            return Err(stop(s, MetaError::Invalid(
                 "Artifacts with more than one payload are not supported yet! (MAX_PAYLOADS is 1)",
-            ));
+            )));
         }
         if p.kind != Kind::Object {
-            return Err(MetaError::WrongType(D, "payloads"));
+            return Err(stop(s, MetaError::WrongType(D, "payloads")));
         }
         match member(&p, "type") {
             Some(t) if t.kind == Kind::Null && format == 3 => {}
             Some(t) => {
-                check_string::<MAX_KEY_LEN>(D, "type", &t, limit!(MAX_KEY_LEN))?;
+                check_string::<MAX_KEY_LEN>(D, "type", &t, limit!(MAX_KEY_LEN), s)?;
                 if t.raw == b"\"\"" {
-                    return Err(MetaError::Invalid("Unexpected empty Payload type"));
+                    return Err(stop(s, MetaError::Invalid("Unexpected empty Payload type")));
                 }
             }
-            None => return Err(MetaError::Invalid("header-info: payload type is missing")),
+            None => {
+                return Err(stop(
+                    s,
+                    MetaError::Invalid("header-info: payload type is missing"),
+                ))
+            }
         }
     }
     if count == 0 {
-        return Err(MetaError::Invalid("header-info: no payloads"));
+        return Err(stop(s, MetaError::Invalid("header-info: no payloads")));
     }
     Ok(())
 }
@@ -515,72 +559,104 @@ fn each_key(
     doc: Doc,
     obj: &Value<'_>,
     what: &'static str,
-    mut value: impl FnMut(&Value<'_>) -> Result<(), MetaError>,
-) -> Result<(), MetaError> {
+    mut value: impl FnMut(&Value<'_>, &mut Slot) -> Result<(), Stop>,
+    s: &mut Slot,
+) -> Result<(), Stop> {
     if obj.kind != Kind::Object {
-        return Err(MetaError::WrongType(doc, what));
+        return Err(stop(s, MetaError::WrongType(doc, what)));
     }
-    no_duplicate_keys(doc, obj, what)?;
+    no_duplicate_keys(doc, obj, what, s)?;
     for (n, (k, v)) in obj.members().enumerate() {
         if n >= MAX_PROVIDES {
-            return Err(MetaError::Limit(doc, what, limit!(MAX_PROVIDES)));
+            return Err(stop(s, MetaError::Limit(doc, what, limit!(MAX_PROVIDES))));
         }
-        key_of(doc, &k)?;
-        value(&v)?;
+        key_of(doc, &k, s)?;
+        value(&v, s)?;
     }
     Ok(())
 }
 
 /// Validates a format-3 `type-info` against the payload type from header-info.
 pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), MetaError> {
+    parked(LOST, |s| type_info_in(raw, header_type, s))
+}
+
+fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(), Stop> {
     const D: Doc = Doc::TypeInfo;
-    let v = doc_value(D, raw)?;
-    no_duplicate_keys(D, &v, "type-info")?;
+    let v = doc_value(D, raw, s)?;
+    no_duplicate_keys(D, &v, "type-info", s)?;
     for (k, val) in v.members() {
-        let key = key_of(D, &k)?;
+        let key = key_of(D, &k, s)?;
         match key.as_str() {
             "type" => {
-                let t: Option<PayloadType> = match val.kind {
-                    Kind::Null => None,
-                    Kind::String => Some(
-                        val.string()
-                            .map_err(|_| MetaError::Limit(D, "type", limit!(MAX_KEY_LEN)))?,
-                    ),
-                    _ => return Err(MetaError::WrongType(D, "type")),
-                };
+                let t: Option<PayloadType> =
+                    match val.kind {
+                        Kind::Null => None,
+                        Kind::String => Some(val.string().map_err(|_| {
+                            stop(s, MetaError::Limit(D, "type", limit!(MAX_KEY_LEN)))
+                        })?),
+                        _ => return Err(stop(s, MetaError::WrongType(D, "type"))),
+                    };
                 // mender-artifact 3.3.0-4.3.0 write "" for rootfs-image (spec §2.5): tolerated.
                 let ok = match (t.as_deref(), header_type) {
                     (Some(""), Some("rootfs-image")) => true,
                     (a, b) => a == b,
                 };
                 if !ok {
-                    return Err(MetaError::Invalid(
-                        "Type in type-info header does not match header-info",
+                    return Err(stop(
+                        s,
+                        MetaError::Invalid("Type in type-info header does not match header-info"),
                     ));
                 }
             }
-            "artifact_provides" => each_key(D, &val, "artifact_provides", |pv| {
-                if pv.kind != Kind::String {
-                    return Err(MetaError::Invalid(
-                        "error reading type-info: Invalid TypeInfo provides type",
-                    ));
-                }
-                check_string::<MAX_VALUE_LEN>(D, "artifact_provides", pv, limit!(MAX_VALUE_LEN))
-            })?,
-            "artifact_depends" => each_key(D, &val, "artifact_depends", |dv| match dv.kind {
-                Kind::String => {
-                    check_string::<MAX_VALUE_LEN>(D, "artifact_depends", dv, limit!(MAX_VALUE_LEN))
-                }
-                Kind::Array => check_string_list::<MAX_VALUE_LEN>(
-                    D,
-                    "artifact_depends",
-                    dv,
-                    limit!(MAX_DEPENDS_VALUES),
-                    limit!(MAX_VALUE_LEN),
-                )
-                .map(|_| ()),
-                _ => Err(MetaError::WrongType(D, "artifact_depends")),
-            })?,
+            "artifact_provides" => each_key(
+                D,
+                &val,
+                "artifact_provides",
+                |pv, s| {
+                    if pv.kind != Kind::String {
+                        return Err(stop(
+                            s,
+                            MetaError::Invalid(
+                                "error reading type-info: Invalid TypeInfo provides type",
+                            ),
+                        ));
+                    }
+                    check_string::<MAX_VALUE_LEN>(
+                        D,
+                        "artifact_provides",
+                        pv,
+                        limit!(MAX_VALUE_LEN),
+                        s,
+                    )
+                },
+                s,
+            )?,
+            "artifact_depends" => each_key(
+                D,
+                &val,
+                "artifact_depends",
+                |dv, s| match dv.kind {
+                    Kind::String => check_string::<MAX_VALUE_LEN>(
+                        D,
+                        "artifact_depends",
+                        dv,
+                        limit!(MAX_VALUE_LEN),
+                        s,
+                    ),
+                    Kind::Array => check_string_list::<MAX_VALUE_LEN>(
+                        D,
+                        "artifact_depends",
+                        dv,
+                        limit!(MAX_DEPENDS_VALUES),
+                        limit!(MAX_VALUE_LEN),
+                        s,
+                    )
+                    .map(|_| ()),
+                    _ => Err(stop(s, MetaError::WrongType(D, "artifact_depends"))),
+                },
+                s,
+            )?,
             "clears_artifact_provides" if val.kind != Kind::Null => {
                 check_string_list::<MAX_VALUE_LEN>(
                     D,
@@ -588,6 +664,7 @@ pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), M
                     &val,
                     limit!(MAX_CLEARS),
                     limit!(MAX_VALUE_LEN),
+                    s,
                 )?;
             }
             // Unknown type-info keys are ignored by the official reader.
@@ -694,12 +771,16 @@ pub fn validate_meta_data(raw: &[u8]) -> Result<(), MetaError> {
 
 /// Validates a format-2 `files` document (`{"files":["rootfs.img"]}`).
 pub fn validate_files(raw: &[u8]) -> Result<(), MetaError> {
-    let v = doc_value(Doc::Files, raw)?;
+    parked(LOST, |s| files_in(raw, s))
+}
+
+fn files_in(raw: &[u8], s: &mut Slot) -> Result<(), Stop> {
+    let v = doc_value(Doc::Files, raw, s)?;
     let mut seen = false;
     for (k, val) in v.members() {
-        let key = key_of(Doc::Files, &k)?;
+        let key = key_of(Doc::Files, &k, s)?;
         if key != "files" {
-            return Err(MetaError::UnknownField(Doc::Files, key));
+            return Err(stop(s, MetaError::UnknownField(Doc::Files, key)));
         }
         check_string_list::<MAX_FILE_NAME_LEN>(
             Doc::Files,
@@ -707,11 +788,15 @@ pub fn validate_files(raw: &[u8]) -> Result<(), MetaError> {
             &val,
             limit!(MAX_PAYLOAD_FILES),
             limit!(MAX_FILE_NAME_LEN),
+            s,
         )?;
         seen = true;
     }
     if !seen {
-        return Err(MetaError::Invalid("files: the files list is missing"));
+        return Err(stop(
+            s,
+            MetaError::Invalid("files: the files list is missing"),
+        ));
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ use crate::meta::{self, limit, HeaderInfo, Limit, MetaError, TypeInfo};
 use crate::signature::{
     decode_base64, SignatureError, Verifier, MAX_SIGNATURE_B64_LEN, MAX_SIGNATURE_LEN,
 };
+use crate::stop::{stop, OrStop, Stop};
 use crate::tar::{EntryKind, TarError, TarEvent, TarReader, TarScratch};
 use crate::text::{self, Brief};
 use core::fmt;
@@ -561,6 +562,8 @@ struct State<'w> {
     files: Vec<FileRecord, MAX_PAYLOAD_FILES>,
     next_data: u16,
     failed: bool,
+    /// The error that stopped the reader, parked here until `feed` returns it (`crate::stop`).
+    error: Option<Error>,
     /// The caller gave a workspace, so compressed members can be decoded.
     has_workspace: bool,
 }
@@ -626,6 +629,7 @@ impl<'w> Reader<'w> {
                 files: Vec::new(),
                 next_data: 0,
                 failed: false,
+                error: None,
                 has_workspace,
             },
         }
@@ -642,9 +646,10 @@ impl<'w> Reader<'w> {
             .run(self.workspace.as_mut().map(|w| w.reborrow()), input);
         let (used, raw) = match r {
             Ok(v) => v,
-            Err(e) => {
+            Err(Stop) => {
                 self.st.failed = true;
-                return Err(e);
+                let lost = Error::Invalid("reader: internal: stopped without an error");
+                return Err(self.st.error.take().unwrap_or(lost));
             }
         };
         let st = &self.st;
@@ -849,7 +854,7 @@ impl<'v> State<'v> {
         &mut self,
         mut ws: Option<WorkspaceMut<'_>>,
         input: &[u8],
-    ) -> Result<(usize, Raw), Error> {
+    ) -> Result<(usize, Raw), Stop> {
         const NO_WS: Error = Error::Invalid("reader: internal: decoder without workspace");
         let mut used = 0;
         loop {
@@ -857,8 +862,12 @@ impl<'v> State<'v> {
             if let Some(inner) = &mut self.inner {
                 if inner.pending.0 < inner.pending.1 {
                     let (a, b) = inner.pending;
-                    let window = ws.as_ref().ok_or(NO_WS)?.window_ref();
-                    let (n, raw) = self.inner_step(window.get(a..b).ok_or(NO_WS)?)?;
+                    let window = ws
+                        .as_ref()
+                        .ok_or_else(|| stop(&mut self.error, NO_WS))?
+                        .window_ref();
+                    let bytes = (window.get(a..b)).ok_or_else(|| stop(&mut self.error, NO_WS))?;
+                    let (n, raw) = self.inner_step(bytes)?;
                     if let Some(inner) = &mut self.inner {
                         inner.pending.0 += n;
                     }
@@ -871,14 +880,22 @@ impl<'v> State<'v> {
                     if !inner.decoded_all {
                         if let Some(dec) = &mut inner.decoder {
                             let step = dec
-                                .decode(&[], ws.as_mut().ok_or(NO_WS)?.reborrow(), true)
-                                .map_err(|e| Error::Codec(inner.name(), e))?;
+                                .decode(
+                                    &[],
+                                    ws.as_mut()
+                                        .ok_or_else(|| stop(&mut self.error, NO_WS))?
+                                        .reborrow(),
+                                    true,
+                                )
+                                .map_err(|e| {
+                                    stop(&mut self.error, Error::Codec(inner.name(), e))
+                                })?;
                             inner.pending = (step.out_start, step.out_start + step.out_len);
                             inner.decoded_all = step.done;
                             if step.out_len == 0 && !step.done {
-                                return Err(Error::Codec(
-                                    inner.name(),
-                                    CodecError::Truncated(inner.kind),
+                                return Err(stop(
+                                    &mut self.error,
+                                    Error::Codec(inner.name(), CodecError::Truncated(inner.kind)),
                                 ));
                             }
                             continue;
@@ -892,7 +909,10 @@ impl<'v> State<'v> {
                 }
             }
             // 2. The outer tar.
-            let (n, ev) = self.outer.step(&input[used..], &mut self.tar_scratch)?;
+            let (n, ev) = self
+                .outer
+                .step(&input[used..], &mut self.tar_scratch)
+                .or_stop(&mut self.error)?;
             used += n;
             match ev {
                 TarEvent::NeedMore => return Ok((used, Raw::NeedMore)),
@@ -904,23 +924,31 @@ impl<'v> State<'v> {
                     let buffered = match self.member {
                         Some(Member::Version) => {
                             let l = limit!(MAX_VERSION_SIZE);
-                            arena.push(&mut self.small, data, "version", l)?;
+                            arena
+                                .push(&mut self.small, data, "version", l)
+                                .or_stop(&mut self.error)?;
                             true
                         }
                         Some(Member::Signature) => {
                             let l = limit!(MAX_SIGNATURE_B64_LEN);
-                            arena.push(&mut self.small, data, "manifest.sig", l)?;
+                            arena
+                                .push(&mut self.small, data, "manifest.sig", l)
+                                .or_stop(&mut self.error)?;
                             true
                         }
                         Some(Member::Manifest) => {
                             let l = limit!(MAX_MANIFEST_SIZE);
-                            arena.push(&mut self.manifest_raw, data, "manifest", l)?;
+                            arena
+                                .push(&mut self.manifest_raw, data, "manifest", l)
+                                .or_stop(&mut self.error)?;
                             true
                         }
                         Some(Member::ManifestAugment) => {
                             let l = limit!(MAX_MANIFEST_SIZE);
                             let doc = &mut self.augment_manifest_raw;
-                            arena.push(doc, data, "manifest-augment", l)?;
+                            arena
+                                .push(doc, data, "manifest-augment", l)
+                                .or_stop(&mut self.error)?;
                             true
                         }
                         _ => false,
@@ -933,12 +961,23 @@ impl<'v> State<'v> {
                     match self.member {
                         Some(Member::Header | Member::HeaderAugment | Member::Data(_)) => {
                             let Some(inner) = &mut self.inner else {
-                                return Err(Error::Invalid("reader: internal state"));
+                                return Err(stop(
+                                    &mut self.error,
+                                    Error::Invalid("reader: internal state"),
+                                ));
                             };
                             if let Some(dec) = &mut inner.decoder {
                                 let step = dec
-                                    .decode(data, ws.as_mut().ok_or(NO_WS)?.reborrow(), last)
-                                    .map_err(|e| Error::Codec(inner.name(), e))?;
+                                    .decode(
+                                        data,
+                                        ws.as_mut()
+                                            .ok_or_else(|| stop(&mut self.error, NO_WS))?
+                                            .reborrow(),
+                                        last,
+                                    )
+                                    .map_err(|e| {
+                                        stop(&mut self.error, Error::Codec(inner.name(), e))
+                                    })?;
                                 if !matches!(inner.member, Member::Data(_)) {
                                     self.hasher.update(&data[..step.consumed]);
                                 }
@@ -948,9 +987,12 @@ impl<'v> State<'v> {
                                 used += step.consumed;
                                 if step.consumed == 0 && step.out_len == 0 && !step.done {
                                     if last {
-                                        return Err(Error::Codec(
-                                            inner.name(),
-                                            CodecError::Truncated(inner.kind),
+                                        return Err(stop(
+                                            &mut self.error,
+                                            Error::Codec(
+                                                inner.name(),
+                                                CodecError::Truncated(inner.kind),
+                                            ),
                                         ));
                                     }
                                     return Ok((used, Raw::NeedMore));
@@ -976,7 +1018,10 @@ impl<'v> State<'v> {
                         }
                         _ => {
                             // Every member is buffered or decoded: begin_member refuses others.
-                            return Err(Error::Invalid("reader: internal state"));
+                            return Err(stop(
+                                &mut self.error,
+                                Error::Invalid("reader: internal state"),
+                            ));
                         }
                     }
                 }
@@ -990,12 +1035,13 @@ impl<'v> State<'v> {
         }
     }
 
-    fn begin_member(&mut self) -> Result<(), Error> {
+    fn begin_member(&mut self) -> Result<(), Stop> {
         let e = self.outer.entry();
         let name = e.path.clone();
         if e.kind() != EntryKind::File {
-            return Err(Error::Invalid(
-                "reader: the Artifact holds a tar entry that is not a regular file",
+            return Err(stop(
+                &mut self.error,
+                Error::Invalid("reader: the Artifact holds a tar entry that is not a regular file"),
             ));
         }
         let structure = |seen: &'static str| Error::Structure {
@@ -1005,15 +1051,16 @@ impl<'v> State<'v> {
         let member = match self.stage {
             Stage::Version => {
                 if name != "version" {
-                    return Err(Error::Invalid(
-                        "reader: can not read version file: invalid argument",
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Invalid("reader: can not read version file: invalid argument"),
                     ));
                 }
                 Member::Version
             }
             Stage::Manifest => {
                 if name != "manifest" {
-                    return Err(structure(""));
+                    return Err(stop(&mut self.error, structure("")));
                 }
                 Member::Manifest
             }
@@ -1023,32 +1070,38 @@ impl<'v> State<'v> {
                     Member::Signature
                 } else if name == "manifest-augment" {
                     if self.verifier.is_some() && !sig {
-                        return Err(Error::NotSigned);
+                        return Err(stop(&mut self.error, Error::NotSigned));
                     }
                     self.augment_manifest_raw = self.arena.open();
                     Member::ManifestAugment
                 } else if let Some(kind) = self.header_compression(&name) {
                     if self.verifier.is_some() && !sig {
-                        return Err(Error::NotSigned);
+                        return Err(stop(&mut self.error, Error::NotSigned));
                     }
                     self.start_inner(Member::Header, &name, kind)?;
                     self.header_kind = kind;
                     Member::Header
                 } else {
-                    return Err(structure(if sig {
-                        "manifest manifest.sig "
-                    } else {
-                        "manifest "
-                    }));
+                    return Err(stop(
+                        &mut self.error,
+                        structure(if sig {
+                            "manifest manifest.sig "
+                        } else {
+                            "manifest "
+                        }),
+                    ));
                 }
             }
             Stage::AfterAugment => {
                 let Some(kind) = self.header_compression(&name) else {
-                    return Err(structure(if self.signature == SignatureStatus::None {
-                        "manifest manifest-augment "
-                    } else {
-                        "manifest manifest.sig manifest-augment "
-                    }));
+                    return Err(stop(
+                        &mut self.error,
+                        structure(if self.signature == SignatureStatus::None {
+                            "manifest manifest-augment "
+                        } else {
+                            "manifest manifest.sig manifest-augment "
+                        }),
+                    ));
                 };
                 self.start_inner(Member::Header, &name, kind)?;
                 self.header_kind = kind;
@@ -1058,26 +1111,35 @@ impl<'v> State<'v> {
                 // The augment header uses the same compression as the header.
                 let kind = self.header_kind;
                 if name.strip_prefix("header-augment.tar") != Some(kind.suffix()) {
-                    return Err(Error::Structure {
-                        seen: "manifest manifest-augment header ",
-                        wrong: path(&name),
-                    });
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Structure {
+                            seen: "manifest manifest-augment header ",
+                            wrong: path(&name),
+                        },
+                    ));
                 }
                 self.start_inner(Member::HeaderAugment, &name, kind)?;
                 Member::HeaderAugment
             }
             Stage::Data => {
-                let idx = data_member_index(&name)
-                    .ok_or_else(|| Error::InvalidDataFileName(path(&name)))?;
+                let idx = data_member_index(&name).ok_or_else(|| {
+                    stop(&mut self.error, Error::InvalidDataFileName(path(&name)))
+                })?;
                 let (index, kind) = idx;
                 if index != self.next_data || usize::from(index) >= self.payload_count() {
-                    return Err(Error::DataOutOfOrder(path(&name)));
+                    return Err(stop(&mut self.error, Error::DataOutOfOrder(path(&name))));
                 }
                 self.next_data += 1;
                 self.start_inner(Member::Data(index), &name, kind)?;
                 Member::Data(index)
             }
-            Stage::Header | Stage::Done => return Err(Error::InvalidDataFileName(path(&name))),
+            Stage::Header | Stage::Done => {
+                return Err(stop(
+                    &mut self.error,
+                    Error::InvalidDataFileName(path(&name)),
+                ))
+            }
         };
         match member {
             Member::Version | Member::Signature => self.small = self.arena.open(),
@@ -1127,15 +1189,18 @@ impl<'v> State<'v> {
         })
     }
 
-    fn start_inner(&mut self, member: Member, name: &str, kind: Compression) -> Result<(), Error> {
+    fn start_inner(&mut self, member: Member, name: &str, kind: Compression) -> Result<(), Stop> {
         if kind != Compression::None && !self.has_workspace {
-            return Err(Error::Codec(path(name), CodecError::NoWorkspace(kind)));
+            return Err(stop(
+                &mut self.error,
+                Error::Codec(path(name), CodecError::NoWorkspace(kind)),
+            ));
         }
-        let decoder =
-            Decoder::new(kind, &self.codec_limits).map_err(|e| Error::Codec(path(name), e))?;
+        let decoder = Decoder::new(kind, &self.codec_limits)
+            .map_err(|e| stop(&mut self.error, Error::Codec(path(name), e)))?;
         if matches!(member, Member::Header | Member::HeaderAugment) {
             if self.manifest().find(name).is_none() {
-                return Err(Error::ChecksumMissing(path(name)));
+                return Err(stop(&mut self.error, Error::ChecksumMissing(path(name))));
             }
             self.hasher = Sha256::new();
         }
@@ -1153,27 +1218,31 @@ impl<'v> State<'v> {
         Ok(())
     }
 
-    fn end_member(&mut self) -> Result<Option<Raw>, Error> {
+    fn end_member(&mut self) -> Result<Option<Raw>, Stop> {
         match self.member.take() {
             Some(Member::Version) => {
                 let raw = self.arena.get(self.small);
-                self.format = meta::parse_version(raw)?;
+                self.format = meta::parse_version(raw).or_stop(&mut self.error)?;
                 self.version_sha = Sha256::digest(raw).into();
                 self.arena.pop(&mut self.small);
                 self.stage = Stage::Manifest;
             }
             Some(Member::Manifest) => {
                 let raw = self.arena.get(self.manifest_raw);
-                let manifest = Manifest::parse(raw).map_err(Error::Manifest)?;
-                let (i, entry) = manifest
-                    .find("version")
-                    .ok_or_else(|| Error::ChecksumMissing(path("version")))?;
+                let manifest =
+                    Manifest::parse(raw).map_err(|e| stop(&mut self.error, Error::Manifest(e)))?;
+                let (i, entry) = manifest.find("version").ok_or_else(|| {
+                    stop(&mut self.error, Error::ChecksumMissing(path("version")))
+                })?;
                 if entry.sha256 != self.version_sha {
-                    return Err(Error::Checksum {
-                        file: path("version"),
-                        expected: entry.sha256,
-                        actual: self.version_sha,
-                    });
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Checksum {
+                            file: path("version"),
+                            expected: entry.sha256,
+                            actual: self.version_sha,
+                        },
+                    ));
                 }
                 self.mark_seen(i);
                 self.stage = Stage::AfterManifest;
@@ -1186,7 +1255,8 @@ impl<'v> State<'v> {
             Some(Member::ManifestAugment) => {
                 let main = Manifest::validated(self.arena.get(self.manifest_raw), &[]);
                 let augment = self.arena.get(self.augment_manifest_raw);
-                main.merge(augment).map_err(Error::Manifest)?;
+                main.merge(augment)
+                    .map_err(|e| stop(&mut self.error, Error::Manifest(e)))?;
                 self.augmented = true;
                 self.stage = Stage::AfterAugment;
             }
@@ -1196,7 +1266,12 @@ impl<'v> State<'v> {
                 }
                 match &mut self.inner {
                     Some(inner) => inner.draining = true,
-                    None => return Err(Error::Invalid("reader: internal state")),
+                    None => {
+                        return Err(stop(
+                            &mut self.error,
+                            Error::Invalid("reader: internal state"),
+                        ))
+                    }
                 }
                 return Ok(None);
             }
@@ -1208,13 +1283,14 @@ impl<'v> State<'v> {
     /// Decodes `manifest.sig` and verifies it when a verifier is configured. Kept out of line:
     /// its signature buffer should not enlarge the stack frame of every member's end.
     #[inline(never)]
-    fn check_signature(&mut self) -> Result<(), Error> {
+    fn check_signature(&mut self) -> Result<(), Stop> {
         let mut sig = [0u8; MAX_SIGNATURE_LEN];
-        let n = decode_base64(self.arena.get(self.small), &mut sig).map_err(Error::Signature)?;
+        let n = decode_base64(self.arena.get(self.small), &mut sig)
+            .map_err(|e| stop(&mut self.error, Error::Signature(e)))?;
         self.signature = match self.verifier {
             Some(v) => {
                 v.verify(self.arena.get(self.manifest_raw), &sig[..n])
-                    .map_err(Error::Signature)?;
+                    .map_err(|e| stop(&mut self.error, Error::Signature(e)))?;
                 SignatureStatus::Verified
             }
             None => SignatureStatus::Present,
@@ -1223,25 +1299,37 @@ impl<'v> State<'v> {
     }
 
     /// The decoder and inner tar are done: close the header or data member.
-    fn finish_inner(&mut self) -> Result<Option<Raw>, Error> {
+    fn finish_inner(&mut self) -> Result<Option<Raw>, Stop> {
         let Some(inner) = self.inner.take() else {
             return Ok(None);
         };
         if !inner.tar.at_boundary() {
-            return Err(Error::InnerTar(inner.name(), TarError::Truncated));
+            return Err(stop(
+                &mut self.error,
+                Error::InnerTar(inner.name(), TarError::Truncated),
+            ));
         }
         match inner.member {
             Member::Header => {
                 if !self.has_header_info {
-                    return Err(Error::Invalid(
-                        "readHeader: invalid argument: the header has no header-info",
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Invalid(
+                            "readHeader: invalid argument: the header has no header-info",
+                        ),
                     ));
                 }
                 if self.format == 3 && !self.has_type_info {
-                    return Err(Error::Invalid("header: headers/0000/type-info is missing"));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Invalid("header: headers/0000/type-info is missing"),
+                    ));
                 }
                 if self.format == 2 && !self.has_files_doc {
-                    return Err(Error::Invalid("header: headers/0000/files is missing"));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Invalid("header: headers/0000/files is missing"),
+                    ));
                 }
                 self.verify_header_sum(&inner.name())?;
                 if self.augmented {
@@ -1253,12 +1341,15 @@ impl<'v> State<'v> {
             }
             Member::HeaderAugment => {
                 if !self.has_augment_header_info || !self.has_augment_type_info {
-                    return Err(Error::Invalid(
-                        "header-augment: header-info and headers/0000/type-info are required",
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Invalid(
+                            "header-augment: header-info and headers/0000/type-info are required",
+                        ),
                     ));
                 }
                 self.verify_header_sum(&inner.name())?;
-                self.check_augment_conflicts()?;
+                self.check_augment_conflicts().or_stop(&mut self.error)?;
                 self.stage = Stage::Data;
                 Ok(Some(Raw::HeaderParsed))
             }
@@ -1267,18 +1358,21 @@ impl<'v> State<'v> {
     }
 
     /// Compares the hash of the (compressed) header member just read with the manifest.
-    fn verify_header_sum(&mut self, name: &PathString) -> Result<(), Error> {
+    fn verify_header_sum(&mut self, name: &PathString) -> Result<(), Stop> {
         let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
-        let (i, entry) = self
-            .manifest()
-            .find(name)
-            .ok_or_else(|| Error::ChecksumMissing(name.clone()))?;
-        if entry.sha256 != actual {
-            return Err(Error::Checksum {
-                file: name.clone(),
-                expected: entry.sha256,
-                actual,
-            });
+        let found = self.manifest().find(name).map(|(i, e)| (i, e.sha256));
+        let Some((i, expected)) = found else {
+            return Err(stop(&mut self.error, Error::ChecksumMissing(name.clone())));
+        };
+        if expected != actual {
+            return Err(stop(
+                &mut self.error,
+                Error::Checksum {
+                    file: name.clone(),
+                    expected,
+                    actual,
+                },
+            ));
         }
         self.mark_seen(i);
         Ok(())
@@ -1329,9 +1423,9 @@ impl<'v> State<'v> {
         Ok(())
     }
 
-    fn end_archive(&mut self) -> Result<Raw, Error> {
+    fn end_archive(&mut self) -> Result<Raw, Stop> {
         if self.stage != Stage::Data {
-            return Err(Error::MissingFields);
+            return Err(stop(&mut self.error, Error::MissingFields));
         }
         let mut missing: String<MAX_ERROR_LIST_LEN> = String::new();
         let unseen = (self.manifest().entries().enumerate())
@@ -1348,12 +1442,13 @@ impl<'v> State<'v> {
             .and_then(|h| h.payload_type(0))
             .is_some_and(|t| t == "rootfs-image");
         if rootfs && self.files.len() != 1 && missing.is_empty() {
-            return Err(Error::Invalid(
-                "Rootfs: Must provide exactly one update file",
+            return Err(stop(
+                &mut self.error,
+                Error::Invalid("Rootfs: Must provide exactly one update file"),
             ));
         }
         if !missing.is_empty() {
-            return Err(Error::NotInArtifact(missing));
+            return Err(stop(&mut self.error, Error::NotInArtifact(missing)));
         }
         self.stage = Stage::Done;
         Ok(Raw::Complete)
@@ -1361,7 +1456,7 @@ impl<'v> State<'v> {
 
     /// Runs the inner tar over decoded bytes. Returns bytes used and maybe an event whose data
     /// range is relative to `bytes`.
-    fn inner_step(&mut self, bytes: &[u8]) -> Result<(usize, Option<Raw>), Error> {
+    fn inner_step(&mut self, bytes: &[u8]) -> Result<(usize, Option<Raw>), Stop> {
         let mut used = 0;
         loop {
             let Some(inner) = &mut self.inner else {
@@ -1370,7 +1465,7 @@ impl<'v> State<'v> {
             let (n, ev) = inner
                 .tar
                 .step(&bytes[used..], &mut self.tar_scratch)
-                .map_err(|e| Error::InnerTar(inner.name(), e))?;
+                .map_err(|e| stop(&mut self.error, Error::InnerTar(inner.name(), e)))?;
             used += n;
             match ev {
                 TarEvent::NeedMore => return Ok((used, None)),
@@ -1389,34 +1484,41 @@ impl<'v> State<'v> {
                         Target::Skip => {}
                         Target::HeaderInfo => {
                             let l = limit!(MAX_HEADER_INFO_SIZE);
-                            a.push(&mut self.header_info, data, "header-info", l)?
+                            a.push(&mut self.header_info, data, "header-info", l)
+                                .or_stop(&mut self.error)?
                         }
                         Target::TypeInfo => {
                             let l = limit!(MAX_TYPE_INFO_SIZE);
-                            a.push(&mut self.type_info, data, "type-info", l)?
+                            a.push(&mut self.type_info, data, "type-info", l)
+                                .or_stop(&mut self.error)?
                         }
                         Target::MetaData => {
                             let l = limit!(MAX_META_DATA_SIZE);
-                            a.push(&mut self.meta_data, data, "meta-data", l)?
+                            a.push(&mut self.meta_data, data, "meta-data", l)
+                                .or_stop(&mut self.error)?
                         }
                         Target::AugmentHeaderInfo => {
                             let l = limit!(MAX_HEADER_INFO_SIZE);
                             let doc = &mut self.augment_header_info;
-                            a.push(doc, data, "header-augment header-info", l)?
+                            a.push(doc, data, "header-augment header-info", l)
+                                .or_stop(&mut self.error)?
                         }
                         Target::AugmentTypeInfo => {
                             let l = limit!(MAX_TYPE_INFO_SIZE);
                             let doc = &mut self.augment_type_info;
-                            a.push(doc, data, "header-augment type-info", l)?
+                            a.push(doc, data, "header-augment type-info", l)
+                                .or_stop(&mut self.error)?
                         }
                         Target::AugmentMetaData => {
                             let l = limit!(MAX_META_DATA_SIZE);
                             let doc = &mut self.augment_meta_data;
-                            a.push(doc, data, "header-augment meta-data", l)?
+                            a.push(doc, data, "header-augment meta-data", l)
+                                .or_stop(&mut self.error)?
                         }
                         Target::Files => {
                             let l = limit!(MAX_FILES_DOC_SIZE);
-                            a.push(&mut self.files_doc, data, "files", l)?
+                            a.push(&mut self.files_doc, data, "files", l)
+                                .or_stop(&mut self.error)?
                         }
                         Target::Payload(_) => {
                             self.hasher.update(data);
@@ -1443,7 +1545,7 @@ impl<'v> State<'v> {
         }
     }
 
-    fn inner_entry(&mut self) -> Result<Option<Raw>, Error> {
+    fn inner_entry(&mut self) -> Result<Option<Raw>, Stop> {
         let Some(inner) = &mut self.inner else {
             return Ok(None);
         };
@@ -1455,20 +1557,26 @@ impl<'v> State<'v> {
         match member {
             Member::Header => {
                 if first && p != "header-info" {
-                    return Err(Error::Invalid(
+                    return Err(stop(&mut self.error, Error::Invalid(
                         "readHeader: invalid argument: header-info must be the first header entry",
-                    ));
+                    )));
                 }
                 if entry.kind() == EntryKind::Directory {
                     inner.target = Target::Skip;
                     return Ok(None);
                 }
                 if entry.kind() != EntryKind::File {
-                    return Err(Error::UnsupportedHeaderFile(path(&entry.path)));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::UnsupportedHeaderFile(path(&entry.path)),
+                    ));
                 }
                 let target = if p == "header-info" {
                     if self.has_header_info {
-                        return Err(Error::UnsupportedHeaderFile(path(&entry.path)));
+                        return Err(stop(
+                            &mut self.error,
+                            Error::UnsupportedHeaderFile(path(&entry.path)),
+                        ));
                     }
                     self.has_header_info = true;
                     self.header_info = self.arena.open();
@@ -1482,33 +1590,44 @@ impl<'v> State<'v> {
                         || script.is_empty()
                         || script.bytes().any(|c| c == b'/' || c.is_ascii_control())
                     {
-                        return Err(Error::UnsupportedHeaderFile(path(&entry.path)));
+                        return Err(stop(
+                            &mut self.error,
+                            Error::UnsupportedHeaderFile(path(&entry.path)),
+                        ));
                     }
                     if script.len() > MAX_SCRIPT_NAME_LEN {
-                        return Err(Error::Limit(
-                            "state script name",
-                            limit!(MAX_SCRIPT_NAME_LEN),
+                        return Err(stop(
+                            &mut self.error,
+                            Error::Limit("state script name", limit!(MAX_SCRIPT_NAME_LEN)),
                         ));
                     }
                     let count =
                         Scripts(core::str::from_utf8(self.arena.get(self.scripts)).unwrap_or(""))
                             .len();
                     if count >= MAX_SCRIPTS {
-                        return Err(Error::Limit("state scripts", limit!(MAX_SCRIPTS)));
+                        return Err(stop(
+                            &mut self.error,
+                            Error::Limit("state scripts", limit!(MAX_SCRIPTS)),
+                        ));
                     }
                     if count == 0 {
                         self.scripts = self.arena.open();
                     }
                     let l = limit!(ARENA_SIZE_FULL);
                     self.arena
-                        .push(&mut self.scripts, script.as_bytes(), "state scripts", l)?;
+                        .push(&mut self.scripts, script.as_bytes(), "state scripts", l)
+                        .or_stop(&mut self.error)?;
                     self.arena
-                        .push(&mut self.scripts, b"\n", "state scripts", l)?;
+                        .push(&mut self.scripts, b"\n", "state scripts", l)
+                        .or_stop(&mut self.error)?;
                     Target::Skip
                 } else if let Some(rest) = p.strip_prefix("headers/") {
-                    let (num, file) = rest
-                        .split_once('/')
-                        .ok_or_else(|| Error::UnsupportedHeaderFile(path(&entry.path)))?;
+                    let (num, file) = rest.split_once('/').ok_or_else(|| {
+                        stop(
+                            &mut self.error,
+                            Error::UnsupportedHeaderFile(path(&entry.path)),
+                        )
+                    })?;
                     let index: usize = if num.len() == 4 && num.bytes().all(|c| c.is_ascii_digit())
                     {
                         num.parse().unwrap_or(usize::MAX)
@@ -1516,8 +1635,11 @@ impl<'v> State<'v> {
                         usize::MAX
                     };
                     if index >= self.payload_count() {
-                        return Err(Error::Invalid(
-                            "header: headers/NNNN entry without a payload in header-info",
+                        return Err(stop(
+                            &mut self.error,
+                            Error::Invalid(
+                                "header: headers/NNNN entry without a payload in header-info",
+                            ),
                         ));
                     }
                     let empty_payload =
@@ -1538,10 +1660,18 @@ impl<'v> State<'v> {
                             self.files_doc = self.arena.open();
                             Target::Files
                         }
-                        _ => return Err(Error::UnsupportedHeaderFile(path(&entry.path))),
+                        _ => {
+                            return Err(stop(
+                                &mut self.error,
+                                Error::UnsupportedHeaderFile(path(&entry.path)),
+                            ))
+                        }
                     }
                 } else {
-                    return Err(Error::UnsupportedHeaderFile(path(&entry.path)));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::UnsupportedHeaderFile(path(&entry.path)),
+                    ));
                 };
                 if let Some(inner) = &mut self.inner {
                     inner.target = target;
@@ -1550,14 +1680,17 @@ impl<'v> State<'v> {
             }
             Member::HeaderAugment => {
                 if first && p != "header-info" {
-                    return Err(Error::Invalid(
+                    return Err(stop(&mut self.error, Error::Invalid(
                         "readHeader: invalid argument: header-info must be the first header-augment entry",
-                    ));
+                    )));
                 }
                 let target = match p {
                     _ if entry.kind() == EntryKind::Directory => Target::Skip,
                     _ if entry.kind() != EntryKind::File => {
-                        return Err(Error::UnsupportedHeaderFile(path(&entry.path)))
+                        return Err(stop(
+                            &mut self.error,
+                            Error::UnsupportedHeaderFile(path(&entry.path)),
+                        ))
                     }
                     "header-info" if !self.has_augment_header_info => {
                         self.has_augment_header_info = true;
@@ -1574,7 +1707,12 @@ impl<'v> State<'v> {
                         self.augment_meta_data = self.arena.open();
                         Target::AugmentMetaData
                     }
-                    _ => return Err(Error::UnsupportedHeaderFile(path(&entry.path))),
+                    _ => {
+                        return Err(stop(
+                            &mut self.error,
+                            Error::UnsupportedHeaderFile(path(&entry.path)),
+                        ))
+                    }
                 };
                 if let Some(inner) = &mut self.inner {
                     inner.target = target;
@@ -1583,24 +1721,37 @@ impl<'v> State<'v> {
             }
             Member::Data(index) => {
                 if entry.kind() != EntryKind::File {
-                    return Err(Error::Invalid(
-                        "Payload: data tar holds an entry that is not a regular file",
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Invalid(
+                            "Payload: data tar holds an entry that is not a regular file",
+                        ),
                     ));
                 }
                 if !is_allowed_name(p) {
-                    return Err(Error::ForbiddenFileName(path(&entry.path)));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::ForbiddenFileName(path(&entry.path)),
+                    ));
                 }
                 if p.len() > MAX_FILE_NAME_LEN {
-                    return Err(Error::Limit("payload file name", limit!(MAX_FILE_NAME_LEN)));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Limit("payload file name", limit!(MAX_FILE_NAME_LEN)),
+                    ));
                 }
                 let h = self.header_info();
                 if h.is_some_and(|h| h.payload_type(usize::from(index)).is_none()) {
-                    return Err(Error::Invalid(
-                        "Empty Payload Artifacts cannot have a payload",
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Invalid("Empty Payload Artifacts cannot have a payload"),
                     ));
                 }
                 if self.format == 2 && !meta::files_lists(self.arena.get(self.files_doc), p) {
-                    return Err(Error::DataFileNotFound(path(&entry.path)));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::DataFileNotFound(path(&entry.path)),
+                    ));
                 }
                 let mut mpath: String<MAX_MANIFEST_PATH_LEN> = String::new();
                 // A path that does not fit is no manifest entry either.
@@ -1612,20 +1763,35 @@ impl<'v> State<'v> {
                     .then(|| self.manifest().find(&mpath).map(|(i, _)| i))
                     .flatten();
                 let Some(at) = found else {
-                    return Err(Error::DataFileNotFound(path(&entry.path)));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::DataFileNotFound(path(&entry.path)),
+                    ));
                 };
                 let started = self.files.iter().any(|f| usize::from(f.entry) == at);
                 if started || self.seen & 1u32.checked_shl(at as u32).unwrap_or(0) != 0 {
-                    return Err(Error::Invalid("Payload: the same data file appears twice"));
+                    return Err(stop(
+                        &mut self.error,
+                        Error::Invalid("Payload: the same data file appears twice"),
+                    ));
                 }
                 self.files
                     .push(FileRecord {
-                        entry: u8::try_from(at)
-                            .map_err(|_| Error::Invalid("reader: internal file index"))?,
+                        entry: u8::try_from(at).map_err(|_| {
+                            stop(
+                                &mut self.error,
+                                Error::Invalid("reader: internal file index"),
+                            )
+                        })?,
                         size: entry.size,
                         verified: false,
                     })
-                    .map_err(|_| Error::Limit("payload files", limit!(MAX_PAYLOAD_FILES)))?;
+                    .map_err(|_| {
+                        stop(
+                            &mut self.error,
+                            Error::Limit("payload files", limit!(MAX_PAYLOAD_FILES)),
+                        )
+                    })?;
                 self.hasher = Sha256::new();
                 let i = self.files.len() - 1;
                 if let Some(inner) = &mut self.inner {
@@ -1637,7 +1803,7 @@ impl<'v> State<'v> {
         }
     }
 
-    fn inner_entry_end(&mut self) -> Result<Option<Raw>, Error> {
+    fn inner_entry_end(&mut self) -> Result<Option<Raw>, Stop> {
         let Some(inner) = &mut self.inner else {
             return Ok(None);
         };
@@ -1645,38 +1811,49 @@ impl<'v> State<'v> {
         match target {
             Target::Skip => {}
             Target::HeaderInfo => {
-                meta::validate_header_info(self.arena.get(self.header_info), self.format)?
+                meta::validate_header_info(self.arena.get(self.header_info), self.format)
+                    .or_stop(&mut self.error)?
             }
             Target::TypeInfo => {
                 if self.format == 3 {
                     let t = self.header_info().and_then(|h| h.payload_type(0));
-                    meta::validate_type_info(self.arena.get(self.type_info), t.as_deref())?;
+                    meta::validate_type_info(self.arena.get(self.type_info), t.as_deref())
+                        .or_stop(&mut self.error)?;
                 }
             }
-            Target::MetaData => meta::validate_meta_data(self.arena.get(self.meta_data))?,
+            Target::MetaData => {
+                meta::validate_meta_data(self.arena.get(self.meta_data)).or_stop(&mut self.error)?
+            }
             Target::AugmentHeaderInfo => {
-                meta::validate_header_info(self.arena.get(self.augment_header_info), 3)?
+                meta::validate_header_info(self.arena.get(self.augment_header_info), 3)
+                    .or_stop(&mut self.error)?
             }
             Target::AugmentTypeInfo => {
                 let t = HeaderInfo::new(self.arena.get(self.augment_header_info), 3)
                     .and_then(|h| h.payload_type(0));
-                meta::validate_type_info(self.arena.get(self.augment_type_info), t.as_deref())?;
+                meta::validate_type_info(self.arena.get(self.augment_type_info), t.as_deref())
+                    .or_stop(&mut self.error)?;
             }
             Target::AugmentMetaData => {
-                meta::validate_meta_data(self.arena.get(self.augment_meta_data))?
+                meta::validate_meta_data(self.arena.get(self.augment_meta_data))
+                    .or_stop(&mut self.error)?
             }
-            Target::Files => meta::validate_files(self.arena.get(self.files_doc))?,
+            Target::Files => {
+                meta::validate_files(self.arena.get(self.files_doc)).or_stop(&mut self.error)?
+            }
             Target::Payload(i) => {
                 let actual: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
-                let f = self
-                    .file(i)
-                    .ok_or(Error::Invalid("reader: internal file index"))?;
-                if f.sha256 != actual {
-                    return Err(Error::PayloadChecksum {
+                let wrong = match self.file(i) {
+                    None => Some(Error::Invalid("reader: internal file index")),
+                    Some(f) if f.sha256 != actual => Some(Error::PayloadChecksum {
                         file: path(f.name),
                         expected: f.sha256,
                         actual,
-                    });
+                    }),
+                    Some(_) => None,
+                };
+                if let Some(e) = wrong {
+                    return Err(stop(&mut self.error, e));
                 }
                 let at = self
                     .files
