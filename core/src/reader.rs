@@ -574,6 +574,16 @@ pub struct Reader<'w> {
     st: State<'w>,
 }
 
+/// Augmented Artifacts (`manifest-augment`, `header-augment.tar*`) are read only with the
+/// feature `augment` (default, and part of `std`): a microcontroller build can leave their
+/// checks out of flash (memory-budget.md, "Cortex-M firmware").
+const AUGMENT: bool = cfg!(feature = "augment");
+
+/// What a build without the feature `augment` says of an augmented Artifact.
+const NO_AUGMENT: Error = Error::Invalid(
+    "reader: augmented Artifacts (manifest-augment) are not supported by this build (mender-core feature `augment`)",
+);
+
 fn is_allowed_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
@@ -717,7 +727,7 @@ impl<'w> Reader<'w> {
             scripts: Scripts(core::str::from_utf8(doc(st.scripts)).unwrap_or("")),
             signature: st.signature,
             header_member: header_member(st.header_kind),
-            augment: if st.augmented {
+            augment: if AUGMENT && st.augmented {
                 Some(Augment {
                     type_info: TypeInfo::new(doc(st.augment_type_info))?,
                     meta_data: non_empty(st.has_augment_meta_data, doc(st.augment_meta_data)),
@@ -943,7 +953,7 @@ impl<'v> State<'v> {
                                 .or_stop(&mut self.error)?;
                             true
                         }
-                        Some(Member::ManifestAugment) => {
+                        Some(Member::ManifestAugment) if AUGMENT => {
                             let l = limit!(MAX_MANIFEST_SIZE);
                             let doc = &mut self.augment_manifest_raw;
                             arena
@@ -1069,6 +1079,9 @@ impl<'v> State<'v> {
                 if name == "manifest.sig" && !sig {
                     Member::Signature
                 } else if name == "manifest-augment" {
+                    if !AUGMENT {
+                        return Err(stop(&mut self.error, NO_AUGMENT));
+                    }
                     if self.verifier.is_some() && !sig {
                         return Err(stop(&mut self.error, Error::NotSigned));
                     }
@@ -1091,6 +1104,9 @@ impl<'v> State<'v> {
                         }),
                     ));
                 }
+            }
+            Stage::AfterAugment | Stage::HeaderAugment if !AUGMENT => {
+                return Err(stop(&mut self.error, NO_AUGMENT));
             }
             Stage::AfterAugment => {
                 let Some(kind) = self.header_compression(&name) else {
@@ -1165,10 +1181,12 @@ impl<'v> State<'v> {
 
     /// The manifest (with the augment's entries once read).
     fn manifest(&self) -> Manifest<'_> {
-        Manifest::validated(
-            self.arena.get(self.manifest_raw),
-            self.arena.get(self.augment_manifest_raw),
-        )
+        let augment = if AUGMENT {
+            self.arena.get(self.augment_manifest_raw)
+        } else {
+            &[]
+        };
+        Manifest::validated(self.arena.get(self.manifest_raw), augment)
     }
 
     /// Records that the file at manifest position `i` was read and matched.
@@ -1252,6 +1270,9 @@ impl<'v> State<'v> {
                 self.arena.pop(&mut self.small);
                 self.stage = Stage::AfterSig;
             }
+            Some(Member::ManifestAugment) if !AUGMENT => {
+                return Err(stop(&mut self.error, NO_AUGMENT));
+            }
             Some(Member::ManifestAugment) => {
                 let main = Manifest::validated(self.arena.get(self.manifest_raw), &[]);
                 let augment = self.arena.get(self.augment_manifest_raw);
@@ -1332,14 +1353,14 @@ impl<'v> State<'v> {
                     ));
                 }
                 self.verify_header_sum(&inner.name())?;
-                if self.augmented {
+                if AUGMENT && self.augmented {
                     self.stage = Stage::HeaderAugment;
                     return Ok(None);
                 }
                 self.stage = Stage::Data;
                 Ok(Some(Raw::HeaderParsed))
             }
-            Member::HeaderAugment => {
+            Member::HeaderAugment if AUGMENT => {
                 if !self.has_augment_header_info || !self.has_augment_type_info {
                     return Err(stop(
                         &mut self.error,
@@ -1497,6 +1518,10 @@ impl<'v> State<'v> {
                             a.push(&mut self.meta_data, data, "meta-data", l)
                                 .or_stop(&mut self.error)?
                         }
+                        Target::AugmentHeaderInfo
+                        | Target::AugmentTypeInfo
+                        | Target::AugmentMetaData
+                            if !AUGMENT => {}
                         Target::AugmentHeaderInfo => {
                             let l = limit!(MAX_HEADER_INFO_SIZE);
                             let doc = &mut self.augment_header_info;
@@ -1678,7 +1703,7 @@ impl<'v> State<'v> {
                 }
                 Ok(None)
             }
-            Member::HeaderAugment => {
+            Member::HeaderAugment if AUGMENT => {
                 if first && p != "header-info" {
                     return Err(stop(&mut self.error, Error::Invalid(
                         "readHeader: invalid argument: header-info must be the first header-augment entry",
@@ -1824,6 +1849,8 @@ impl<'v> State<'v> {
             Target::MetaData => {
                 meta::validate_meta_data(self.arena.get(self.meta_data)).or_stop(&mut self.error)?
             }
+            Target::AugmentHeaderInfo | Target::AugmentTypeInfo | Target::AugmentMetaData
+                if !AUGMENT => {}
             Target::AugmentHeaderInfo => {
                 meta::validate_header_info(self.arena.get(self.augment_header_info), 3)
                     .or_stop(&mut self.error)?
