@@ -8,6 +8,10 @@
 use crate::json::{self, JsonError, Kind, Value};
 use crate::limits::*;
 use crate::stop::{parked, stop, Stop};
+
+/// Format 2 Artifacts are read only with the feature `format-v2` (default, and part of `std`);
+/// without it the reader refuses them after `version`, and their rules here compile away.
+pub(crate) const FORMAT_V2: bool = cfg!(feature = "format-v2");
 use crate::text::Brief;
 use core::fmt;
 use heapless::String;
@@ -297,7 +301,7 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
     const D: Doc = Doc::HeaderInfo;
     let v = doc_value(D, raw, s)?;
     no_duplicate_keys(D, &v, "header-info", s)?;
-    let (payloads_key, name_ok, devices) = if format == 3 {
+    let (payloads_key, name_ok, devices) = if !FORMAT_V2 || format == 3 {
         let mut payloads = None;
         let mut provides = None;
         let mut depends = None;
@@ -437,7 +441,7 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
             return Err(stop(s, MetaError::WrongType(D, "payloads")));
         }
         match member(&p, "type") {
-            Some(t) if t.kind == Kind::Null && format == 3 => {}
+            Some(t) if t.kind == Kind::Null && (!FORMAT_V2 || format == 3) => {}
             Some(t) => {
                 check_string::<MAX_KEY_LEN>(D, "type", &t, limit!(MAX_KEY_LEN), s)?;
                 if t.raw == b"\"\"" {
@@ -468,7 +472,7 @@ impl<'a> HeaderInfo<'a> {
     }
 
     fn provides(&self) -> Option<Value<'a>> {
-        if self.format == 3 {
+        if !FORMAT_V2 || self.format == 3 {
             member(&self.v, "artifact_provides")
         } else {
             Some(self.v)
@@ -476,7 +480,7 @@ impl<'a> HeaderInfo<'a> {
     }
 
     fn depends(&self) -> Option<Value<'a>> {
-        if self.format == 3 {
+        if !FORMAT_V2 || self.format == 3 {
             member(&self.v, "artifact_depends")
         } else {
             None
@@ -493,7 +497,7 @@ impl<'a> HeaderInfo<'a> {
 
     /// The Artifact group, if any.
     pub fn group(&self) -> Option<Name> {
-        if self.format != 3 {
+        if FORMAT_V2 && self.format != 3 {
             return None;
         }
         self.provides()
@@ -503,7 +507,7 @@ impl<'a> HeaderInfo<'a> {
 
     /// Compatible device types, in document order.
     pub fn device_types(&self) -> impl Iterator<Item = DeviceType> + 'a {
-        let list = if self.format == 3 {
+        let list = if !FORMAT_V2 || self.format == 3 {
             self.depends().and_then(|d| member(&d, "device_type"))
         } else {
             member(&self.v, "device_types_compatible")
@@ -529,7 +533,7 @@ impl<'a> HeaderInfo<'a> {
     pub fn payload_type(&self, index: usize) -> Option<PayloadType> {
         let list = member(
             &self.v,
-            if self.format == 3 {
+            if !FORMAT_V2 || self.format == 3 {
                 "payloads"
             } else {
                 "updates"
@@ -543,7 +547,7 @@ impl<'a> HeaderInfo<'a> {
     pub fn payload_count(&self) -> usize {
         member(
             &self.v,
-            if self.format == 3 {
+            if !FORMAT_V2 || self.format == 3 {
                 "payloads"
             } else {
                 "updates"

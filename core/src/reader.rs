@@ -17,7 +17,7 @@ use crate::codec::Workspace;
 use crate::codec::{CodecError, CodecLimits, Compression, Decoder, WorkspaceMut};
 use crate::limits::*;
 use crate::manifest::{split_data_path, Manifest, ManifestError, MAX_MANIFEST_PATH_LEN};
-use crate::meta::{self, limit, HeaderInfo, Limit, MetaError, TypeInfo};
+use crate::meta::{self, limit, HeaderInfo, Limit, MetaError, TypeInfo, FORMAT_V2};
 use crate::signature::{
     decode_base64, SignatureError, Verifier, MAX_SIGNATURE_B64_LEN, MAX_SIGNATURE_LEN,
 };
@@ -584,6 +584,11 @@ const NO_AUGMENT: Error = Error::Invalid(
     "reader: augmented Artifacts (manifest-augment) are not supported by this build (mender-core feature `augment`)",
 );
 
+/// What a build without the feature `format-v2` says of a format 2 Artifact.
+const NO_FORMAT_V2: Error = Error::Invalid(
+    "reader: Artifact format version 2 is not supported by this build (mender-core feature `format-v2`)",
+);
+
 fn is_allowed_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
@@ -718,7 +723,7 @@ impl<'w> Reader<'w> {
         Some(ArtifactHeader {
             format: st.format,
             info: HeaderInfo::new(doc(st.header_info), st.format)?,
-            type_info: if st.has_type_info && st.format == 3 {
+            type_info: if st.has_type_info && (!FORMAT_V2 || st.format == 3) {
                 TypeInfo::new(doc(st.type_info))
             } else {
                 None
@@ -1241,6 +1246,9 @@ impl<'v> State<'v> {
             Some(Member::Version) => {
                 let raw = self.arena.get(self.small);
                 self.format = meta::parse_version(raw).or_stop(&mut self.error)?;
+                if !FORMAT_V2 && self.format == 2 {
+                    return Err(stop(&mut self.error, NO_FORMAT_V2));
+                }
                 self.version_sha = Sha256::digest(raw).into();
                 self.arena.pop(&mut self.small);
                 self.stage = Stage::Manifest;
@@ -1340,13 +1348,13 @@ impl<'v> State<'v> {
                         ),
                     ));
                 }
-                if self.format == 3 && !self.has_type_info {
+                if (!FORMAT_V2 || self.format == 3) && !self.has_type_info {
                     return Err(stop(
                         &mut self.error,
                         Error::Invalid("header: headers/0000/type-info is missing"),
                     ));
                 }
-                if self.format == 2 && !self.has_files_doc {
+                if FORMAT_V2 && self.format == 2 && !self.has_files_doc {
                     return Err(stop(
                         &mut self.error,
                         Error::Invalid("header: headers/0000/files is missing"),
@@ -1540,6 +1548,7 @@ impl<'v> State<'v> {
                             a.push(doc, data, "header-augment meta-data", l)
                                 .or_stop(&mut self.error)?
                         }
+                        Target::Files if !FORMAT_V2 => {}
                         Target::Files => {
                             let l = limit!(MAX_FILES_DOC_SIZE);
                             a.push(&mut self.files_doc, data, "files", l)
@@ -1680,7 +1689,7 @@ impl<'v> State<'v> {
                             self.meta_data = self.arena.open();
                             Target::MetaData
                         }
-                        ("files", 2) if !self.has_files_doc => {
+                        ("files", 2) if FORMAT_V2 && !self.has_files_doc => {
                             self.has_files_doc = true;
                             self.files_doc = self.arena.open();
                             Target::Files
@@ -1772,7 +1781,10 @@ impl<'v> State<'v> {
                         Error::Invalid("Empty Payload Artifacts cannot have a payload"),
                     ));
                 }
-                if self.format == 2 && !meta::files_lists(self.arena.get(self.files_doc), p) {
+                if FORMAT_V2
+                    && self.format == 2
+                    && !meta::files_lists(self.arena.get(self.files_doc), p)
+                {
                     return Err(stop(
                         &mut self.error,
                         Error::DataFileNotFound(path(&entry.path)),
@@ -1840,7 +1852,7 @@ impl<'v> State<'v> {
                     .or_stop(&mut self.error)?
             }
             Target::TypeInfo => {
-                if self.format == 3 {
+                if !FORMAT_V2 || self.format == 3 {
                     let t = self.header_info().and_then(|h| h.payload_type(0));
                     meta::validate_type_info(self.arena.get(self.type_info), t.as_deref())
                         .or_stop(&mut self.error)?;
@@ -1865,6 +1877,7 @@ impl<'v> State<'v> {
                 meta::validate_meta_data(self.arena.get(self.augment_meta_data))
                     .or_stop(&mut self.error)?
             }
+            Target::Files if !FORMAT_V2 => {}
             Target::Files => {
                 meta::validate_files(self.arena.get(self.files_doc)).or_stop(&mut self.error)?
             }
