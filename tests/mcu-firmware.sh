@@ -6,9 +6,9 @@
 #   * uncompressed (both variants) and gzip (fw-gzip) Artifacts install into the inactive slot,
 #     byte for byte, and switch the boot environment; a second install waits for the commit;
 #     after the commit the next update goes to the other slot;
-#   * a wrong device type, a corrupted payload, a truncated Artifact, a format 2 Artifact, a
-#     gzip Artifact on fw-plain and (last) an augmented module Artifact fail with exit status 1
-#     and their error text, and leave the boot environment untouched;
+#   * a wrong device type, a corrupted payload, a truncated Artifact, a format 2 Artifact, one
+#     with a state script, a gzip Artifact on fw-plain and (last) an augmented module Artifact
+#     fail with exit status 1 and their error text, and leave the boot environment untouched;
 #   * the firmware's own memcpy, memset and memcmp (assembly, src/mem.rs) match a byte-by-byte
 #     reference at every alignment and length up to 40 (fw-memtest);
 #   * every run's printed stack_peak is collected and size-check holds flash, static RAM,
@@ -72,6 +72,8 @@ set -e
   w -t mps2-an386 -o gzip.mender
   w -t other-board --compression none -o wrong.mender
   w -t mps2-an386 --compression none -v 2 -o format2.mender
+  printf '#!/bin/sh\nexit 0\n' >ArtifactInstall_Enter_00
+  w -t mps2-an386 --compression none -s ArtifactInstall_Enter_00 -o scripts.mender
   mender-artifact write module-image -T single-file -t mps2-an386 -n aug -f rootfs.img \
     --compression none --augment-type single-file --augment-provides extra.key:v \
     -o augmented.mender >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
@@ -167,9 +169,11 @@ for variant in fw-plain fw-gzip; do
   refuse "$variant" wrong.mender "mender-fw: error: device type not compatible: Artifact is for: other-board"
   refuse "$variant" corrupt.mender "mender-fw: error: payload checksum mismatch: rootfs.img"
   refuse "$variant" truncated.mender "mender-fw: error: unexpected end of Artifact"
-  # The firmware's core is built without the features `format-v2` and `augment`.
+  # The firmware's core is built without the features `format-v2`, `scripts` and `augment`.
   refuse "$variant" format2.mender \
     "mender-fw: error: reader: Artifact format version 2 is not supported by this build"
+  refuse "$variant" scripts.mender \
+    "mender-fw: error: reader: Artifacts with state scripts are not supported by this build"
   if [ "$variant" = fw-plain ]; then
     refuse "$variant" gzip.mender "mender-fw: error: compressed member, but no decode workspace: header.tar.gz"
   fi

@@ -584,6 +584,16 @@ const NO_AUGMENT: Error = Error::Invalid(
     "reader: augmented Artifacts (manifest-augment) are not supported by this build (mender-core feature `augment`)",
 );
 
+/// State scripts in the header are read only with the feature `scripts` (default, and part of
+/// `std`): a device that cannot run them (a microcontroller) refuses such an Artifact rather
+/// than install it without its scripts.
+const SCRIPTS: bool = cfg!(feature = "scripts");
+
+/// What a build without the feature `scripts` says of an Artifact with state scripts.
+const NO_SCRIPTS: Error = Error::Invalid(
+    "reader: Artifacts with state scripts are not supported by this build (mender-core feature `scripts`)",
+);
+
 /// What a build without the feature `format-v2` says of a format 2 Artifact.
 const NO_FORMAT_V2: Error = Error::Invalid(
     "reader: Artifact format version 2 is not supported by this build (mender-core feature `format-v2`)",
@@ -729,7 +739,11 @@ impl<'w> Reader<'w> {
                 None
             },
             meta_data: non_empty(st.has_meta_data, doc(st.meta_data)),
-            scripts: Scripts(core::str::from_utf8(doc(st.scripts)).unwrap_or("")),
+            scripts: Scripts(if SCRIPTS {
+                core::str::from_utf8(doc(st.scripts)).unwrap_or("")
+            } else {
+                ""
+            }),
             signature: st.signature,
             header_member: header_member(st.header_kind),
             augment: if AUGMENT && st.augmented {
@@ -1616,6 +1630,9 @@ impl<'v> State<'v> {
                     self.header_info = self.arena.open();
                     Target::HeaderInfo
                 } else if let Some(script) = p.strip_prefix("scripts/") {
+                    if !SCRIPTS {
+                        return Err(stop(&mut self.error, NO_SCRIPTS));
+                    }
                     // Scripts come right after header-info; mender-artifact 3.9 also writes
                     // them into format-2 headers.
                     if self.has_type_info
