@@ -908,17 +908,10 @@ impl<'v> State<'v> {
                 if inner.draining {
                     if !inner.decoded_all {
                         if let Some(dec) = &mut inner.decoder {
-                            let step = dec
-                                .decode(
-                                    &[],
-                                    ws.as_mut()
-                                        .ok_or_else(|| stop(&mut self.error, NO_WS))?
-                                        .reborrow(),
-                                    true,
-                                )
-                                .map_err(|e| {
-                                    stop(&mut self.error, Error::Codec(inner.name(), e))
-                                })?;
+                            let w = ws.as_mut().ok_or_else(|| stop(&mut self.error, NO_WS))?;
+                            let step = (dec.decode(&[], w.reborrow(), true)).map_err(|e| {
+                                stop(&mut self.error, Error::Codec(inner.name(), e))
+                            })?;
                             inner.pending = (step.out_start, step.out_start + step.out_len);
                             inner.decoded_all = step.done;
                             if step.out_len == 0 && !step.done {
@@ -996,17 +989,10 @@ impl<'v> State<'v> {
                                 ));
                             };
                             if let Some(dec) = &mut inner.decoder {
-                                let step = dec
-                                    .decode(
-                                        data,
-                                        ws.as_mut()
-                                            .ok_or_else(|| stop(&mut self.error, NO_WS))?
-                                            .reborrow(),
-                                        last,
-                                    )
-                                    .map_err(|e| {
-                                        stop(&mut self.error, Error::Codec(inner.name(), e))
-                                    })?;
+                                let w = ws.as_mut().ok_or_else(|| stop(&mut self.error, NO_WS))?;
+                                let step = (dec.decode(data, w.reborrow(), last)).map_err(|e| {
+                                    stop(&mut self.error, Error::Codec(inner.name(), e))
+                                })?;
                                 if !matches!(inner.member, Member::Data(_)) {
                                     self.hasher.update(&data[..step.consumed]);
                                 }
