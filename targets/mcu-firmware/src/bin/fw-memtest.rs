@@ -84,14 +84,14 @@ fn check() -> Result<(), &'static str> {
                 let mut copy = pattern(4);
                 copy[dst_off..dst_off + len].copy_from_slice(a);
                 let b = &mut copy[dst_off..dst_off + len];
-                if black_box(&*a) != black_box(&*b) || a.cmp(b) != core::cmp::Ordering::Equal {
+                if black_box(a) != black_box(&*b) || a.cmp(b) != core::cmp::Ordering::Equal {
                     return Err("memcmp: equal ranges differ");
                 }
                 if let Some(last) = b.last_mut() {
                     let was = *last;
                     *last = was.wrapping_add(0x80);
                     let want = was.cmp(last);
-                    if black_box(&*a) == black_box(&*b) || a.cmp(b) != want {
+                    if black_box(a) == black_box(&*b) || a.cmp(b) != want {
                         return Err("memcmp: unequal ranges");
                     }
                 }
