@@ -88,10 +88,6 @@ fn list<I: Iterator<Item = S>, S: AsRef<str>, const N: usize>(items: I, sep: &st
     s
 }
 
-fn copy<const N: usize>(s: &str) -> String<N> {
-    text::truncated(s)
-}
-
 /// Checks device type and every depends entry against what is installed; nothing is written
 /// before this passes.
 pub fn check_depends(
@@ -101,15 +97,15 @@ pub fn check_depends(
 ) -> Result<(), DependsError> {
     if !header.info.device_types().any(|d| d == device_type) {
         return Err(DependsError::DeviceType {
-            device: copy(device_type),
+            device: text::truncated(device_type),
             compatible: list(header.info.device_types(), " "),
         });
     }
     let unsatisfied = |key: &str, want: String<MAX_ERROR_LIST_LEN>, have: Option<&str>| {
         DependsError::Unsatisfied {
-            key: copy(key),
+            key: text::truncated(key),
             want,
-            have: have.map(copy),
+            have: have.map(text::truncated),
         }
     };
     if let Some(mut names) = header.info.depends_names() {
@@ -194,7 +190,7 @@ pub fn committed_group<'h>(
     }
     old_group
         .filter(|_| survives_header("artifact_group", header))
-        .map(copy)
+        .map(text::truncated)
 }
 
 /// Longest value a provide may have, re-exported for shells that store provides.
