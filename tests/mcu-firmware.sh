@@ -9,8 +9,8 @@
 #   * a wrong device type, a corrupted payload, a truncated Artifact, a format 2 Artifact, one
 #     with a state script, a gzip Artifact on fw-plain and (last) an augmented module Artifact
 #     fail with exit status 1 and their error text, and leave the boot environment untouched;
-#   * the firmware's own memcpy, memset and memcmp (assembly, src/mem.rs) match a byte-by-byte
-#     reference at every alignment and length up to 40 (fw-memtest);
+#   * the firmware's own memcpy, memmove, memset and memcmp (assembly, src/mem.rs) match a
+#     byte-by-byte reference at every alignment and length up to 40 (fw-memtest);
 #   * every run's printed stack_peak is collected and size-check holds flash, static RAM,
 #     stack peak and RAM to the "Cortex-M firmware" table of memory-budget.md.
 #
@@ -53,7 +53,7 @@ fail() {
   exit 1
 }
 
-echo "== fw-memtest: the firmware's own memcpy/memset/memcmp against a byte-by-byte reference"
+echo "== fw-memtest: the firmware's own memcpy/memmove/memset/memcmp against a byte-by-byte reference"
 set +e
 timeout 120 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
   -kernel "$elf_dir/fw-memtest" -semihosting-config enable=on,target=native >"$work/out" 2>&1

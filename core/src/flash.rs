@@ -696,14 +696,7 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
             let entry = body.get(at..at + len).unwrap_or_default();
             let name = entry.split(|&b| b == b'=').next().unwrap_or_default();
             if !vars.iter().any(|(n, _)| n.as_bytes() == name) {
-                // Forward, byte by byte (`kept <= at`): a record is at most
-                // MAX_FLASH_ENV_SIZE bytes, and `copy_within` would link memmove (1.5 KB).
-                for from in at..at + len {
-                    let b = body.get(from).copied().unwrap_or_default();
-                    if let Some(to) = body.get_mut(from - at + kept) {
-                        *to = b;
-                    }
-                }
+                body.copy_within(at..at + len, kept);
                 kept += len;
             }
             at += len;

@@ -1,5 +1,6 @@
-//! Checks the firmware's own `memcpy`, `memset` and `memcmp` (module `mem`, assembly) on the
-//! target, under QEMU: every length up to 40 bytes at every alignment of both pointers, each
+//! Checks the firmware's own `memcpy`, `memmove`, `memset` and `memcmp` (module `mem`,
+//! assembly) on the target, under QEMU: every length up to 40 bytes at every alignment of both
+//! pointers (for `memmove`: overlapping, in both directions), each
 //! against a byte-by-byte reference that reads with volatile loads (so LLVM cannot turn it into
 //! a call of the routine under test). Prints `mem ok` and exits 0, or names the first mismatch
 //! and exits 1. Run by tests/mcu-firmware.sh.
@@ -60,6 +61,23 @@ fn check() -> Result<(), &'static str> {
                     };
                     if byte_at(&dst, i) != want {
                         return Err("memcpy: wrong byte");
+                    }
+                }
+                // memmove: the source range as it was lands at the destination, whether the
+                // destination lies below or above the source (overlapping for short shifts).
+                for (from, to) in [(src_off + 8, dst_off), (src_off, dst_off + 8)] {
+                    let mut area = pattern(5);
+                    let before = area;
+                    area.copy_within(from..from + len, black_box(to));
+                    for i in 0..AREA {
+                        let want = if i >= to && i < to + len {
+                            byte_at(&before, i - to + from)
+                        } else {
+                            byte_at(&before, i)
+                        };
+                        if byte_at(&area, i) != want {
+                            return Err("memmove: wrong byte");
+                        }
                     }
                 }
                 // memset and memclr: the range takes the value, nothing else changes.
