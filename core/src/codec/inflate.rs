@@ -590,32 +590,21 @@ fn copy_match(window: &mut Window, out: usize, dist: usize, n: usize) {
     let mut src = out.wrapping_add(WINDOW_SIZE).wrapping_sub(dist) & RING_MASK;
     let mut dst = out;
     let mut left = n;
-    // Every chunk is a copy between two ranges that do not overlap, so it is a plain memcpy
-    // (`copy_within` would link memmove, 1.5 KB of flash on Cortex-M, for no speed).
     while left > 0 {
         let chunk = if src < dst {
             // [src, dst) is written already and repeats with period `dist`, so it can be
             // copied as a whole; the chunk doubles each round for short distances.
             left.min(dst - src)
-        } else if src > dst {
-            // The source lies ahead in the ring (older bytes, not yet overwritten): copied up
-            // to the ring's end, at most `src - dst` at a time so that no byte is replaced
-            // before it is read.
-            left.min(WINDOW_SIZE - src).min(src - dst)
         } else {
-            // A distance of the whole window: each byte is copied onto itself.
+            // The source lies ahead in the ring (older bytes, not yet overwritten), or is the
+            // destination itself (a distance of the whole window): a move up to the ring's end
+            // reads each byte before it is replaced.
             left.min(WINDOW_SIZE - src)
         };
         if src + chunk > WINDOW_SIZE || dst + chunk > WINDOW_SIZE || chunk == 0 {
             return;
         }
-        if src < dst {
-            let (from, to) = window.split_at_mut(dst);
-            to[..chunk].copy_from_slice(&from[src..src + chunk]);
-        } else if src > dst {
-            let (to, from) = window.split_at_mut(src);
-            to[dst..dst + chunk].copy_from_slice(&from[..chunk]);
-        }
+        window.copy_within(src..src + chunk, dst);
         if src >= dst {
             src = (src + chunk) & RING_MASK;
         }
@@ -1399,7 +1388,6 @@ mod tests {
         assert!(done > 0 && more > 0 && failed > 0, "{verdicts:?}");
     }
 
-    /// After `init` a decoder starts afresh (no history, no failure).
     /// `copy_match` equals the byte-by-byte ring copy of the format, for every kind of
     /// distance: 1 (runs), shorter and longer than the length, reaching across the ring's end,
     /// and the whole window (each byte onto itself).
@@ -1431,6 +1419,7 @@ mod tests {
         }
     }
 
+    /// After `init` a decoder starts afresh (no history, no failure).
     #[test]
     fn init_starts_a_new_stream() {
         let mut inflate = Box::new(SmallInflate::new());
