@@ -132,25 +132,21 @@ fn command(out: &mut Option<File>, workspace: Option<WorkspaceMut<'_>>) -> u32 {
     }
 }
 
-/// Opens a slot's flash file as a partition covering all of it.
-fn slot(out: &mut Option<File>, path: &str) -> Option<NorPartition<FileFlash>> {
-    match FileFlash::open(path) {
-        Ok(flash) => Some(NorPartition::new(flash)),
-        Err(e) => {
-            say_file_error(out, path, &e.text());
-            None
-        }
-    }
+/// Opens a flash file (a slot's chip or the boot environment's), or says why it cannot.
+fn flash(out: &mut Option<File>, path: &str) -> Option<FileFlash> {
+    FileFlash::open(path)
+        .map_err(|e| say_file_error(out, path, &e.text()))
+        .ok()
 }
 
+/// A slot's flash file as a partition covering all of it.
+fn slot(out: &mut Option<File>, path: &str) -> Option<NorPartition<FileFlash>> {
+    flash(out, path).map(NorPartition::new)
+}
+
+/// The boot environment's flash file.
 fn env(out: &mut Option<File>, path: &str) -> Option<FlashBootEnv<FileFlash>> {
-    match FileFlash::open(path) {
-        Ok(flash) => Some(FlashBootEnv::new(flash)),
-        Err(e) => {
-            say_file_error(out, path, &e.text());
-            None
-        }
-    }
+    flash(out, path).map(FlashBootEnv::new)
 }
 
 fn install_cmd(
