@@ -173,7 +173,7 @@ impl fmt::Display for MetaError {
 type Slot = Option<MetaError>;
 
 /// Reported if a validation stopped without parking an error (a bug).
-const LOST: MetaError = MetaError::Invalid("meta: internal: stopped without an error");
+const LOST: &str = "meta: internal: stopped without an error";
 
 fn doc_value<'a>(doc: Doc, raw: &'a [u8], s: &mut Slot) -> Result<Value<'a>, Stop> {
     let v = Value::of(raw).map_err(|e| stop(s, MetaError::Json(doc, e)))?;
@@ -249,7 +249,7 @@ fn no_duplicate_keys(
 
 /// The `version` member: returns the format version (2 or 3).
 pub fn parse_version(raw: &[u8]) -> Result<u32, MetaError> {
-    parked(LOST, |s| version_in(raw, s))
+    parked(MetaError::Invalid(LOST), |s| version_in(raw, s))
 }
 
 fn version_in(raw: &[u8], s: &mut Slot) -> Result<u32, Stop> {
@@ -294,7 +294,7 @@ pub struct HeaderInfo<'a> {
 
 /// Validates a `header-info` document of the given format version.
 pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
-    parked(LOST, |s| header_info_in(raw, format, s))
+    parked(MetaError::Invalid(LOST), |s| header_info_in(raw, format, s))
 }
 
 fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
@@ -582,7 +582,9 @@ fn each_key(
 
 /// Validates a format-3 `type-info` against the payload type from header-info.
 pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), MetaError> {
-    parked(LOST, |s| type_info_in(raw, header_type, s))
+    parked(MetaError::Invalid(LOST), |s| {
+        type_info_in(raw, header_type, s)
+    })
 }
 
 fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(), Stop> {
@@ -775,7 +777,7 @@ pub fn validate_meta_data(raw: &[u8]) -> Result<(), MetaError> {
 
 /// Validates a format-2 `files` document (`{"files":["rootfs.img"]}`).
 pub fn validate_files(raw: &[u8]) -> Result<(), MetaError> {
-    parked(LOST, |s| files_in(raw, s))
+    parked(MetaError::Invalid(LOST), |s| files_in(raw, s))
 }
 
 fn files_in(raw: &[u8], s: &mut Slot) -> Result<(), Stop> {

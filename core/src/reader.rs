@@ -580,9 +580,8 @@ pub struct Reader<'w> {
 const AUGMENT: bool = cfg!(feature = "augment");
 
 /// What a build without the feature `augment` says of an augmented Artifact.
-const NO_AUGMENT: Error = Error::Invalid(
-    "reader: augmented Artifacts (manifest-augment) are not supported by this build (mender-core feature `augment`)",
-);
+const NO_AUGMENT: &str =
+    "reader: augmented Artifacts (manifest-augment) are not supported by this build (mender-core feature `augment`)";
 
 /// State scripts in the header are read only with the feature `scripts` (default, and part of
 /// `std`): a device that cannot run them (a microcontroller) refuses such an Artifact rather
@@ -590,14 +589,12 @@ const NO_AUGMENT: Error = Error::Invalid(
 const SCRIPTS: bool = cfg!(feature = "scripts");
 
 /// What a build without the feature `scripts` says of an Artifact with state scripts.
-const NO_SCRIPTS: Error = Error::Invalid(
-    "reader: Artifacts with state scripts are not supported by this build (mender-core feature `scripts`)",
-);
+const NO_SCRIPTS: &str =
+    "reader: Artifacts with state scripts are not supported by this build (mender-core feature `scripts`)";
 
 /// What a build without the feature `format-v2` says of a format 2 Artifact.
-const NO_FORMAT_V2: Error = Error::Invalid(
-    "reader: Artifact format version 2 is not supported by this build (mender-core feature `format-v2`)",
-);
+const NO_FORMAT_V2: &str =
+    "reader: Artifact format version 2 is not supported by this build (mender-core feature `format-v2`)";
 
 fn is_allowed_name(name: &str) -> bool {
     !name.is_empty()
@@ -884,7 +881,7 @@ impl<'v> State<'v> {
         mut ws: Option<WorkspaceMut<'_>>,
         input: &[u8],
     ) -> Result<(usize, Raw), Stop> {
-        const NO_WS: Error = Error::Invalid("reader: internal: decoder without workspace");
+        const NO_WS: &str = "reader: internal: decoder without workspace";
         let mut used = 0;
         loop {
             // 1. Decoded bytes waiting for the inner tar, or a member being drained.
@@ -893,9 +890,10 @@ impl<'v> State<'v> {
                     let (a, b) = inner.pending;
                     let window = ws
                         .as_ref()
-                        .ok_or_else(|| stop(&mut self.error, NO_WS))?
+                        .ok_or_else(|| stop(&mut self.error, Error::Invalid(NO_WS)))?
                         .window_ref();
-                    let bytes = (window.get(a..b)).ok_or_else(|| stop(&mut self.error, NO_WS))?;
+                    let bytes = (window.get(a..b))
+                        .ok_or_else(|| stop(&mut self.error, Error::Invalid(NO_WS)))?;
                     let (n, raw) = self.inner_step(bytes)?;
                     if let Some(inner) = &mut self.inner {
                         inner.pending.0 += n;
@@ -908,7 +906,9 @@ impl<'v> State<'v> {
                 if inner.draining {
                     if !inner.decoded_all {
                         if let Some(dec) = &mut inner.decoder {
-                            let w = ws.as_mut().ok_or_else(|| stop(&mut self.error, NO_WS))?;
+                            let w = ws
+                                .as_mut()
+                                .ok_or_else(|| stop(&mut self.error, Error::Invalid(NO_WS)))?;
                             let step = (dec.decode(&[], w.reborrow(), true)).map_err(|e| {
                                 stop(&mut self.error, Error::Codec(inner.name(), e))
                             })?;
@@ -989,7 +989,9 @@ impl<'v> State<'v> {
                                 ));
                             };
                             if let Some(dec) = &mut inner.decoder {
-                                let w = ws.as_mut().ok_or_else(|| stop(&mut self.error, NO_WS))?;
+                                let w = ws
+                                    .as_mut()
+                                    .ok_or_else(|| stop(&mut self.error, Error::Invalid(NO_WS)))?;
                                 let step = (dec.decode(data, w.reborrow(), last)).map_err(|e| {
                                     stop(&mut self.error, Error::Codec(inner.name(), e))
                                 })?;
@@ -1085,7 +1087,7 @@ impl<'v> State<'v> {
                     Member::Signature
                 } else if name == "manifest-augment" {
                     if !AUGMENT {
-                        return Err(stop(&mut self.error, NO_AUGMENT));
+                        return Err(stop(&mut self.error, Error::Invalid(NO_AUGMENT)));
                     }
                     if self.verifier.is_some() && !sig {
                         return Err(stop(&mut self.error, Error::NotSigned));
@@ -1111,7 +1113,7 @@ impl<'v> State<'v> {
                 }
             }
             Stage::AfterAugment | Stage::HeaderAugment if !AUGMENT => {
-                return Err(stop(&mut self.error, NO_AUGMENT));
+                return Err(stop(&mut self.error, Error::Invalid(NO_AUGMENT)));
             }
             Stage::AfterAugment => {
                 let Some(kind) = self.header_compression(&name) else {
@@ -1247,7 +1249,7 @@ impl<'v> State<'v> {
                 let raw = self.arena.get(self.small);
                 self.format = meta::parse_version(raw).or_stop(&mut self.error)?;
                 if !FORMAT_V2 && self.format == 2 {
-                    return Err(stop(&mut self.error, NO_FORMAT_V2));
+                    return Err(stop(&mut self.error, Error::Invalid(NO_FORMAT_V2)));
                 }
                 self.version_sha = Sha256::digest(raw).into();
                 self.arena.pop(&mut self.small);
@@ -1279,7 +1281,7 @@ impl<'v> State<'v> {
                 self.stage = Stage::AfterSig;
             }
             Some(Member::ManifestAugment) if !AUGMENT => {
-                return Err(stop(&mut self.error, NO_AUGMENT));
+                return Err(stop(&mut self.error, Error::Invalid(NO_AUGMENT)));
             }
             Some(Member::ManifestAugment) => {
                 let main = Manifest::validated(self.arena.get(self.manifest_raw), &[]);
@@ -1617,7 +1619,7 @@ impl<'v> State<'v> {
                     Target::HeaderInfo
                 } else if let Some(script) = p.strip_prefix("scripts/") {
                     if !SCRIPTS {
-                        return Err(stop(&mut self.error, NO_SCRIPTS));
+                        return Err(stop(&mut self.error, Error::Invalid(NO_SCRIPTS)));
                     }
                     // Scripts come right after header-info; mender-artifact 3.9 also writes
                     // them into format-2 headers.

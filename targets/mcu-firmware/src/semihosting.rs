@@ -369,12 +369,13 @@ impl NorFlash for FileFlash {
     fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
         let len = to.checked_sub(from).ok_or(FlashError::OutOfBounds)? as usize;
         self.range(from, len, FLASH_ERASE_SIZE)?;
-        const ERASED: [u8; 256] = [0xFF; 256];
+        // Filled on the stack: a constant array would take its whole length in flash.
+        let erased = [0xFF; 128];
         self.file.seek(from)?;
         let mut left = len;
         while left > 0 {
-            let n = left.min(ERASED.len());
-            self.file.write_all(&ERASED[..n])?;
+            let n = left.min(erased.len());
+            self.file.write_all(&erased[..n])?;
             left -= n;
         }
         Ok(())
