@@ -69,6 +69,10 @@ set -e
   log=mender-artifact.log
   w() { mender-artifact write rootfs-image -f rootfs.img -n fw-v2 "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }; }
   w -t mps2-an386 --compression none -o plain.mender
+  # Signed for a fleet with a key: the firmware has none (core without `verify`) and installs
+  # it as the official client does without a key.
+  openssl ecparam -genkey -name prime256v1 -noout -out sign.key 2>"$log" || { cat "$log" >&2; exit 1; }
+  w -t mps2-an386 --compression none -k sign.key -o signed.mender
   w -t mps2-an386 -o gzip.mender
   w -t other-board --compression none -o wrong.mender
   w -t mps2-an386 --compression none -v 2 -o format2.mender
@@ -137,7 +141,7 @@ slot_holds_image() {
 }
 
 for variant in fw-plain fw-gzip; do
-  artifacts=(plain)
+  artifacts=(plain signed)
   [ "$variant" = fw-gzip ] && artifacts+=(gzip)
   for a in "${artifacts[@]}"; do
     echo "== $variant: $a.mender installs, waits for commit, commits, updates the other slot"

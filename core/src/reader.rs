@@ -592,6 +592,16 @@ const SCRIPTS: bool = cfg!(feature = "scripts");
 const NO_SCRIPTS: &str =
     "reader: Artifacts with state scripts are not supported by this build (mender-core feature `scripts`)";
 
+/// `manifest.sig` is decoded and checked against [`Config::verifier`] only with the feature
+/// `verify` (default, and part of `std`). A build without it (the Cortex-M firmware, which has
+/// no key) reads signed Artifacts as the official client does without a key, and refuses
+/// every Artifact when a verifier is configured all the same: nothing is installed unverified.
+const VERIFY: bool = cfg!(feature = "verify");
+
+/// What a build without the feature `verify` says when a verifier is configured.
+const NO_VERIFY: &str =
+    "reader: signature verification is not supported by this build (mender-core feature `verify`)";
+
 /// What a build without the feature `format-v2` says of a format 2 Artifact.
 const NO_FORMAT_V2: &str =
     "reader: Artifact format version 2 is not supported by this build (mender-core feature `format-v2`)";
@@ -1311,21 +1321,27 @@ impl<'v> State<'v> {
         Ok(None)
     }
 
-    /// Decodes `manifest.sig` and verifies it when a verifier is configured. Kept out of line:
+    /// Decodes `manifest.sig` and verifies it when a verifier is configured; notes it as
+    /// present otherwise. Kept out of line:
     /// its signature buffer should not enlarge the stack frame of every member's end.
     #[inline(never)]
     fn check_signature(&mut self) -> Result<(), Stop> {
+        let Some(v) = self.verifier else {
+            // Without a key the official reader does not decode `manifest.sig` either
+            // (observed: `mender-artifact read` of a non-base64 signature succeeds, "signed
+            // but no key for verification provided").
+            self.signature = SignatureStatus::Present;
+            return Ok(());
+        };
+        if !VERIFY {
+            return Err(stop(&mut self.error, Error::Invalid(NO_VERIFY)));
+        }
         let mut sig = [0u8; MAX_SIGNATURE_LEN];
         let n = decode_base64(self.arena.get(self.small), &mut sig)
             .map_err(|e| stop(&mut self.error, Error::Signature(e)))?;
-        self.signature = match self.verifier {
-            Some(v) => {
-                v.verify(self.arena.get(self.manifest_raw), &sig[..n])
-                    .map_err(|e| stop(&mut self.error, Error::Signature(e)))?;
-                SignatureStatus::Verified
-            }
-            None => SignatureStatus::Present,
-        };
+        v.verify(self.arena.get(self.manifest_raw), &sig[..n])
+            .map_err(|e| stop(&mut self.error, Error::Signature(e)))?;
+        self.signature = SignatureStatus::Verified;
         Ok(())
     }
 
@@ -1936,4 +1952,94 @@ fn data_member_index(name: &str) -> Option<(u16, Compression)> {
     }
     let kind = Compression::from_suffix(suffix.strip_prefix(".tar")?)?;
     Some((num.parse().ok()?, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::{format, vec::Vec as StdVec};
+
+    /// Appends a ustar member (header block, data padded to the block size).
+    fn member(out: &mut StdVec<u8>, name: &str, data: &[u8]) {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000600\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[148..156].fill(b' ');
+        h[156] = b'0';
+        h[257..265].copy_from_slice(b"ustar\x0000");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{:06o}\0 ", sum).as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().next_multiple_of(512), 0);
+    }
+
+    /// The start of a signed Artifact whose `manifest.sig` is not base64: `version`,
+    /// `manifest` (covering `version`) and the signature.
+    fn signed_start() -> StdVec<u8> {
+        let version = br#"{"format":"mender","version":3}"#;
+        let hex: std::string::String = Sha256::digest(version)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut out = StdVec::new();
+        member(&mut out, "version", version);
+        member(&mut out, "manifest", format!("{hex}  version\n").as_bytes());
+        member(&mut out, "manifest.sig", b"!!!!");
+        out
+    }
+
+    struct AcceptAll;
+    impl Verifier for AcceptAll {
+        fn verify(&self, _: &[u8], _: &[u8]) -> Result<(), SignatureError> {
+            Ok(())
+        }
+    }
+
+    fn read(verifier: Option<&dyn Verifier>) -> Result<Event<'static>, Error> {
+        let mut arena = [0u8; 1024];
+        let config = Config {
+            verifier,
+            ..Config::default()
+        };
+        let mut reader = Reader::new(
+            Buffers {
+                arena: &mut arena,
+                workspace: None,
+            },
+            config,
+        );
+        let input = signed_start();
+        let mut rest = &input[..];
+        while !rest.is_empty() {
+            let (used, event) = reader.feed(rest)?;
+            assert_eq!(event, Event::NeedMore, "only the first members were fed");
+            rest = &rest[used..];
+        }
+        Ok(Event::NeedMore)
+    }
+
+    /// Without a verifier `manifest.sig` is not decoded, as the official reader does without
+    /// a key: a signature that is not even base64 passes.
+    #[test]
+    fn without_a_verifier_the_signature_is_not_decoded() {
+        assert_eq!(read(None), Ok(Event::NeedMore));
+    }
+
+    /// With a verifier the signature is decoded first (feature `verify`); a build without
+    /// the feature refuses the Artifact rather than install it unverified.
+    #[test]
+    fn with_a_verifier_the_signature_is_checked_or_the_build_refuses() {
+        let expected = if VERIFY {
+            Error::Signature(SignatureError::Base64)
+        } else {
+            Error::Invalid(NO_VERIFY)
+        };
+        assert_eq!(read(Some(&AcceptAll)), Err(expected));
+    }
 }

@@ -915,6 +915,19 @@ fn signature_errors() {
         let (code, err) = inspect(&f, "ec.pem.pub");
         assert_eq!(code, Some(1), "{case}");
         assert!(err.contains(needle), "{case}: {err}");
+        // Without a key the signature is not decoded, as with the official reader
+        // (`mender-artifact read` reads a non-base64 manifest.sig without complaint).
+        let out = Command::new(mender_bin())
+            .args(["inspect", "--json"])
+            .arg(&f)
+            .output()
+            .expect("run mender");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{case} without a key: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // A manifest changed after signing.
     let mut q = p.clone();
