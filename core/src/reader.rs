@@ -1183,6 +1183,12 @@ impl<'v> State<'v> {
         Ok(())
     }
 
+    /// Parks "unsupported header file" for `p`: one copy of the path truncation for the
+    /// many places that refuse a header member.
+    fn unsupported(&mut self, p: &str) -> Stop {
+        stop(&mut self.error, Error::UnsupportedHeaderFile(path(p)))
+    }
+
     fn header_compression(&self, name: &str) -> Option<Compression> {
         let suffix = name.strip_prefix("header.tar")?;
         Compression::from_suffix(suffix)
@@ -1618,17 +1624,11 @@ impl<'v> State<'v> {
                     return Ok(None);
                 }
                 if entry.kind() != EntryKind::File {
-                    return Err(stop(
-                        &mut self.error,
-                        Error::UnsupportedHeaderFile(path(&entry.path)),
-                    ));
+                    return Err(self.unsupported(&entry.path));
                 }
                 let target = if p == "header-info" {
                     if self.has_header_info {
-                        return Err(stop(
-                            &mut self.error,
-                            Error::UnsupportedHeaderFile(path(&entry.path)),
-                        ));
+                        return Err(self.unsupported(&entry.path));
                     }
                     self.has_header_info = true;
                     self.header_info = self.arena.open();
@@ -1645,10 +1645,7 @@ impl<'v> State<'v> {
                         || script.is_empty()
                         || script.bytes().any(|c| c == b'/' || c.is_ascii_control())
                     {
-                        return Err(stop(
-                            &mut self.error,
-                            Error::UnsupportedHeaderFile(path(&entry.path)),
-                        ));
+                        return Err(self.unsupported(&entry.path));
                     }
                     if script.len() > MAX_SCRIPT_NAME_LEN {
                         return Err(stop(
@@ -1677,12 +1674,9 @@ impl<'v> State<'v> {
                         .or_stop(&mut self.error)?;
                     Target::Skip
                 } else if let Some(rest) = p.strip_prefix("headers/") {
-                    let (num, file) = rest.split_once('/').ok_or_else(|| {
-                        stop(
-                            &mut self.error,
-                            Error::UnsupportedHeaderFile(path(&entry.path)),
-                        )
-                    })?;
+                    let (num, file) = rest
+                        .split_once('/')
+                        .ok_or_else(|| self.unsupported(&entry.path))?;
                     let index: usize = if num.len() == 4 && num.bytes().all(|c| c.is_ascii_digit())
                     {
                         num.parse().unwrap_or(usize::MAX)
@@ -1715,18 +1709,10 @@ impl<'v> State<'v> {
                             self.files_doc = self.arena.open();
                             Target::Files
                         }
-                        _ => {
-                            return Err(stop(
-                                &mut self.error,
-                                Error::UnsupportedHeaderFile(path(&entry.path)),
-                            ))
-                        }
+                        _ => return Err(self.unsupported(&entry.path)),
                     }
                 } else {
-                    return Err(stop(
-                        &mut self.error,
-                        Error::UnsupportedHeaderFile(path(&entry.path)),
-                    ));
+                    return Err(self.unsupported(&entry.path));
                 };
                 if let Some(inner) = &mut self.inner {
                     inner.target = target;
@@ -1742,10 +1728,7 @@ impl<'v> State<'v> {
                 let target = match p {
                     _ if entry.kind() == EntryKind::Directory => Target::Skip,
                     _ if entry.kind() != EntryKind::File => {
-                        return Err(stop(
-                            &mut self.error,
-                            Error::UnsupportedHeaderFile(path(&entry.path)),
-                        ))
+                        return Err(self.unsupported(&entry.path))
                     }
                     "header-info" if !self.has_augment_header_info => {
                         self.has_augment_header_info = true;
@@ -1762,12 +1745,7 @@ impl<'v> State<'v> {
                         self.augment_meta_data = self.arena.open();
                         Target::AugmentMetaData
                     }
-                    _ => {
-                        return Err(stop(
-                            &mut self.error,
-                            Error::UnsupportedHeaderFile(path(&entry.path)),
-                        ))
-                    }
+                    _ => return Err(self.unsupported(&entry.path)),
                 };
                 if let Some(inner) = &mut self.inner {
                     inner.target = target;
