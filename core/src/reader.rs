@@ -952,40 +952,32 @@ impl<'v> State<'v> {
                 TarEvent::Data { len } => {
                     let data = &input[used..used + len];
                     let last = len as u64 == self.outer.remaining();
-                    let arena = &mut self.arena;
+                    // Small members are kept whole in the arena, each within its own limit.
                     let buffered = match self.member {
                         Some(Member::Version) => {
-                            let l = limit!(MAX_VERSION_SIZE);
-                            arena
-                                .push(&mut self.small, data, "version", l)
-                                .or_stop(&mut self.error)?;
-                            true
+                            Some((&mut self.small, "version", limit!(MAX_VERSION_SIZE)))
                         }
-                        Some(Member::Signature) => {
-                            let l = limit!(MAX_SIGNATURE_B64_LEN);
-                            arena
-                                .push(&mut self.small, data, "manifest.sig", l)
-                                .or_stop(&mut self.error)?;
-                            true
-                        }
-                        Some(Member::Manifest) => {
-                            let l = limit!(MAX_MANIFEST_SIZE);
-                            arena
-                                .push(&mut self.manifest_raw, data, "manifest", l)
-                                .or_stop(&mut self.error)?;
-                            true
-                        }
-                        Some(Member::ManifestAugment) if AUGMENT => {
-                            let l = limit!(MAX_MANIFEST_SIZE);
-                            let doc = &mut self.augment_manifest_raw;
-                            arena
-                                .push(doc, data, "manifest-augment", l)
-                                .or_stop(&mut self.error)?;
-                            true
-                        }
-                        _ => false,
+                        Some(Member::Signature) => Some((
+                            &mut self.small,
+                            "manifest.sig",
+                            limit!(MAX_SIGNATURE_B64_LEN),
+                        )),
+                        Some(Member::Manifest) => Some((
+                            &mut self.manifest_raw,
+                            "manifest",
+                            limit!(MAX_MANIFEST_SIZE),
+                        )),
+                        Some(Member::ManifestAugment) if AUGMENT => Some((
+                            &mut self.augment_manifest_raw,
+                            "manifest-augment",
+                            limit!(MAX_MANIFEST_SIZE),
+                        )),
+                        _ => None,
                     };
-                    if buffered {
+                    if let Some((doc, what, l)) = buffered {
+                        (self.arena)
+                            .push(doc, data, what, l)
+                            .or_stop(&mut self.error)?;
                         self.outer.consume_data(len);
                         used += len;
                         continue;
