@@ -1320,8 +1320,8 @@ impl<'v> State<'v> {
     }
 
     /// Decodes `manifest.sig` and verifies it when a verifier is configured; notes it as
-    /// present otherwise. Kept out of line:
-    /// its signature buffer should not enlarge the stack frame of every member's end.
+    /// present otherwise. Kept out of line: its signature buffer should not enlarge the stack
+    /// frame of every member's end.
     #[inline(never)]
     fn check_signature(&mut self) -> Result<(), Stop> {
         let Some(v) = self.verifier else {
