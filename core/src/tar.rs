@@ -258,14 +258,15 @@ fn cstr(field: &[u8]) -> &[u8] {
 
 fn checksum_ok(block: &[u8; BLOCK], stored: &[u8]) -> Result<bool, TarError> {
     let stored = numeric(stored)?;
-    let mut unsigned: u64 = 0;
-    let mut signed: i64 = 0;
+    // 512 bytes of at most 255 each: both sums fit 32 bits.
+    let mut unsigned: u32 = 0;
+    let mut signed: i32 = 0;
     for (i, &c) in block.iter().enumerate() {
         let c = if (148..156).contains(&i) { b' ' } else { c };
-        unsigned += u64::from(c);
-        signed += i64::from(c as i8);
+        unsigned += u32::from(c);
+        signed += i32::from(c as i8);
     }
-    Ok(stored == unsigned || i64::try_from(stored).ok() == Some(signed))
+    Ok(stored == u64::from(unsigned) || i64::try_from(stored).ok() == Some(i64::from(signed)))
 }
 
 fn path_from(parts: &[&[u8]]) -> Result<String<MAX_TAR_PATH_LEN>, TarError> {
