@@ -128,11 +128,12 @@ pub fn truncated<const N: usize>(text: &str) -> String<N> {
 
 /// One copy of the loop for every capacity.
 fn push_truncated_view(s: &mut heapless::string::StringView, text: &str) {
-    for c in text.chars() {
-        if s.push(c).is_err() {
-            break;
-        }
+    let mut end = text.len().min(s.capacity() - s.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
     }
+    // Cut at a character boundary, so it fits and is whole.
+    let _ = s.push_str(text.get(..end).unwrap_or_default());
 }
 
 #[cfg(test)]
