@@ -102,15 +102,20 @@ fn hex_nibble(c: u8) -> u8 {
 /// Splits `data/NNNN/<name>` into the payload index and the name.
 pub fn split_data_path(path: &str) -> Option<(u16, &str)> {
     let rest = path.strip_prefix("data/")?;
-    let (num, name) = rest.split_once('/')?;
-    if num.len() != 4
-        || !num.bytes().all(|c| c.is_ascii_digit())
-        || name.is_empty()
-        || name.contains('/')
-    {
+    let (num, name) = crate::text::split_once_byte(rest, b'/')?;
+    let index = payload_index(num)?;
+    if name.is_empty() || name.bytes().any(|c| c == b'/') {
         return None;
     }
-    Some((num.parse().ok()?, name))
+    Some((index, name))
+}
+
+/// The payload index `NNNN` of a path: exactly four ASCII digits.
+pub(crate) fn payload_index(num: &str) -> Option<u16> {
+    let digits: [u8; 4] = num.as_bytes().try_into().ok()?;
+    digits.iter().try_fold(0u16, |v, &c| {
+        c.is_ascii_digit().then(|| v * 10 + u16::from(c - b'0'))
+    })
 }
 
 /// The lines of one raw manifest; stops at the first line that is not canonical, reporting

@@ -64,7 +64,7 @@ impl fmt::Display for DependsError {
 
 /// `*` matches any run of characters; everything else matches itself.
 pub fn glob_match(pattern: &str, key: &str) -> bool {
-    match pattern.split_once('*') {
+    match text::split_once_byte(pattern, b'*') {
         None => pattern == key,
         Some((head, rest)) => {
             let Some(tail) = key.strip_prefix(head) else {

@@ -16,7 +16,9 @@
 use crate::codec::Workspace;
 use crate::codec::{CodecError, CodecLimits, Compression, Decoder, WorkspaceMut};
 use crate::limits::*;
-use crate::manifest::{split_data_path, Manifest, ManifestError, MAX_MANIFEST_PATH_LEN};
+use crate::manifest::{
+    payload_index, split_data_path, Manifest, ManifestError, MAX_MANIFEST_PATH_LEN,
+};
 use crate::meta::{self, limit, HeaderInfo, Limit, MetaError, TypeInfo, FORMAT_V2};
 use crate::signature::{
     decode_base64, SignatureError, Verifier, MAX_SIGNATURE_B64_LEN, MAX_SIGNATURE_LEN,
@@ -1666,15 +1668,9 @@ impl<'v> State<'v> {
                         .or_stop(&mut self.error)?;
                     Target::Skip
                 } else if let Some(rest) = p.strip_prefix("headers/") {
-                    let (num, file) = rest
-                        .split_once('/')
+                    let (num, file) = text::split_once_byte(rest, b'/')
                         .ok_or_else(|| self.unsupported(&entry.path))?;
-                    let index: usize = if num.len() == 4 && num.bytes().all(|c| c.is_ascii_digit())
-                    {
-                        num.parse().unwrap_or(usize::MAX)
-                    } else {
-                        usize::MAX
-                    };
+                    let index = payload_index(num).map_or(usize::MAX, usize::from);
                     if index >= self.payload_count() {
                         return Err(stop(
                             &mut self.error,
@@ -1917,11 +1913,9 @@ fn shift(raw: Raw, window: bool, base: usize) -> Raw {
 fn data_member_index(name: &str) -> Option<(u16, Compression)> {
     let rest = name.strip_prefix("data/")?;
     let (num, suffix) = rest.split_at_checked(4)?;
-    if !num.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
+    let index = payload_index(num)?;
     let kind = Compression::from_suffix(suffix.strip_prefix(".tar")?)?;
-    Some((num.parse().ok()?, kind))
+    Some((index, kind))
 }
 
 #[cfg(test)]

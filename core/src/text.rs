@@ -114,6 +114,13 @@ fn div_rem(v: u64, d: u64) -> (u64, u64) {
     (q, r)
 }
 
+/// `s` split around the first `sep` (an ASCII byte, so both sides are whole characters). A
+/// plain byte search: `str::split_once` brings a word-at-a-time `memchr` (firmware flash).
+pub fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = s.bytes().position(|b| b == sep)?;
+    Some((s.get(..at)?, s.get(at + 1..)?))
+}
+
 /// Appends as much of `text` as fits (whole characters), for names inside error values.
 pub fn push_truncated<const N: usize>(s: &mut String<N>, text: &str) {
     push_truncated_view(s.as_mut_view(), text);
