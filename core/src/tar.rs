@@ -349,7 +349,9 @@ impl TarReader {
         }
     }
 
-    /// Marks `n` bytes of the data offered by [`TarEvent::Data`] as used.
+    /// Marks `n` bytes of the data offered by [`TarEvent::Data`] as used. Out of line: the
+    /// 64-bit saturating subtraction is called from every place that feeds data on.
+    #[inline(never)]
     pub fn consume_data(&mut self, n: usize) {
         if let State::Data { remaining } = &mut self.state {
             *remaining = remaining.saturating_sub(n as u64);
