@@ -73,16 +73,20 @@ pub fn push_hex_upper<const N: usize>(s: &mut String<N>, v: u64) -> bool {
 }
 
 fn push_digits<const N: usize>(s: &mut String<N>, v: u64, radix: u64, width: usize) -> bool {
-    let mut buf = [0u8; 20];
-    let digits = digits(v, radix, width, &mut buf);
-    s.push_str(digits).is_ok()
+    push_digits_view(s.as_mut_view(), v, radix, width)
 }
 
-/// `v` in `radix` (10 or 16), at least `width` digits, in `buf`. One copy for every string
+/// Appends `v` in `radix` (10 or 16), at least `width` digits. One copy for every string
 /// capacity (firmware flash).
 #[inline(never)]
-fn digits(mut v: u64, radix: u64, width: usize, buf: &mut [u8; 20]) -> &str {
+fn push_digits_view(
+    s: &mut heapless::string::StringView,
+    mut v: u64,
+    radix: u64,
+    width: usize,
+) -> bool {
     // u64::MAX has 20 decimal digits; wider padding is never asked for here.
+    let mut buf = [0u8; 20];
     let mut at = buf.len();
     let width = width.clamp(1, buf.len());
     while at > 0 && (v > 0 || buf.len() - at < width) {
@@ -93,7 +97,8 @@ fn digits(mut v: u64, radix: u64, width: usize, buf: &mut [u8; 20]) -> &str {
         v = q;
     }
     // ASCII digits only.
-    core::str::from_utf8(&buf[at..]).unwrap_or_default()
+    s.push_str(core::str::from_utf8(&buf[at..]).unwrap_or_default())
+        .is_ok()
 }
 
 /// `v / d` and `v % d`. A 32-bit target has no 64-bit divide instruction, and the library
