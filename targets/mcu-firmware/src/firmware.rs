@@ -23,7 +23,8 @@ use crate::{DeviceInfo, Memory, Slots, ARENA_LEN, CHUNK_LEN, DEVICE_TYPE, FRAME_
 use cortex_m_rt::{exception, ExceptionFrame};
 use mender_core::codec::WorkspaceMut;
 use mender_core::flash::{FlashBootEnv, NorPartition};
-use mender_core::install;
+use mender_core::hal::BootEnv;
+use mender_core::install::{self, InstallError};
 use mender_core::reader::Buffers;
 use mender_core::text::{push_decimal, push_hex_upper, Brief};
 
@@ -235,11 +236,8 @@ fn status_cmd(out: &mut Option<File>, env_path: &str) -> u32 {
     let Some(mut env) = env(out, env_path) else {
         return EXIT_USAGE;
     };
-    let part = install::boot_part(&mut env);
-    let pending = install::upgrade_available(&mut env);
-    match (part, pending) {
-        (Ok(part), Ok(pending)) => {
-            let pending = u8::from(pending);
+    match status(&mut env) {
+        Ok((part, pending)) => {
             let part = part.map(|p| num(p.into()));
             say(
                 out,
@@ -253,11 +251,16 @@ fn status_cmd(out: &mut Option<File>, env_path: &str) -> u32 {
             );
             EXIT_OK
         }
-        (Err(e), _) | (_, Err(e)) => {
+        Err(e) => {
             say_error(out, e.brief());
             EXIT_FAILED
         }
     }
+}
+
+/// `mender_boot_part` and `upgrade_available`, or the first error reading them.
+fn status<E: BootEnv>(env: &mut E) -> Result<(Option<u32>, bool), InstallError> {
+    Ok((install::boot_part(env)?, install::upgrade_available(env)?))
 }
 
 /// Prints that the firmware panicked and exits with status 3. The panic's message and place
