@@ -89,8 +89,10 @@ fn num(v: u64) -> Num {
 /// Prints `mender-fw: error: ` and the brief's parts joined by `: `.
 fn say_error(out: &mut Option<File>, brief: Brief<'_>) {
     say(out, &["mender-fw: error: "]);
-    for (i, part) in brief.parts().enumerate() {
-        say(out, &[if i == 0 { "" } else { ": " }, part]);
+    let mut sep = "";
+    for part in brief.parts() {
+        say(out, &[sep, part]);
+        sep = ": ";
     }
     say(out, &["\n"]);
 }
