@@ -111,20 +111,18 @@ fn command(out: &mut Option<File>, workspace: Option<WorkspaceMut<'_>>) -> u32 {
             return EXIT_USAGE;
         }
     };
-    let mut words = cmdline.split_ascii_whitespace().skip(1);
-    let mut next = [""; 5];
-    let mut n = 0;
-    for (slot, w) in next.iter_mut().zip(&mut words) {
-        *slot = w;
-        n += 1;
-    }
-    let extra = words.next().is_some();
-    match (next, n, extra) {
-        (["install", artifact, a, b, env], 5, false) => {
-            install_cmd(out, workspace, artifact, a, b, env)
-        }
-        (["commit", env, ..], 2, false) => commit_cmd(out, env),
-        (["status", env, ..], 2, false) => status_cmd(out, env),
+    // The program name, the longest command and one slot more, so that an extra word leaves
+    // no match.
+    let mut words = [""; 7];
+    let n = words
+        .iter_mut()
+        .zip(cmdline.split_ascii_whitespace())
+        .map(|(slot, w)| *slot = w)
+        .count();
+    match words.get(..n).unwrap_or_default() {
+        [_, "install", artifact, a, b, env] => install_cmd(out, workspace, artifact, a, b, env),
+        [_, "commit", env] => commit_cmd(out, env),
+        [_, "status", env] => status_cmd(out, env),
         _ => {
             say(
                 out,
