@@ -488,12 +488,13 @@ fn parse(rec: &[u8]) -> Option<(u32, usize)> {
     (terminated && named).then_some((seq, len))
 }
 
-fn check_name<E>(name: &str) -> Result<(), FlashError<E>> {
+/// Why `name` cannot be a variable name, if it cannot ([`FlashError::BadVariable`]).
+fn check_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
-        return Err(FlashError::BadVariable("empty variable name"));
+        return Err("empty variable name");
     }
     if name.bytes().any(|b| b == b'=' || b == 0) {
-        return Err(FlashError::BadVariable("variable name holds '=' or NUL"));
+        return Err("variable name holds '=' or NUL");
     }
     Ok(())
 }
@@ -641,7 +642,7 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
 
     fn get(&mut self, name: &str, out: &mut [u8]) -> Result<Option<usize>, Self::Error> {
         self.ready()?;
-        check_name(name)?;
+        check_name(name).map_err(FlashError::BadVariable)?;
         let mut buf = [0xFF; MAX_FLASH_ENV_SIZE];
         let Some(cur) = self.load(&mut buf)? else {
             return Ok(None);
@@ -664,7 +665,7 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
     fn set(&mut self, vars: &[(&str, &str)]) -> Result<(), Self::Error> {
         self.ready()?;
         for (name, value) in vars {
-            check_name(name)?;
+            check_name(name).map_err(FlashError::BadVariable)?;
             if value.bytes().any(|b| b == 0) {
                 return Err(FlashError::BadVariable("variable value holds NUL"));
             }
