@@ -479,13 +479,14 @@ fn parse(rec: &[u8]) -> Option<(u32, usize)> {
     if ENV_CRC.checksum(rec.get(..body)?) != stored {
         return None;
     }
-    let vars = rec.get(ENV_HEADER_LEN..body)?;
-    let terminated = vars.last().is_none_or(|&b| b == 0);
-    let named = vars
-        .split(|&b| b == 0)
-        .take(vars.iter().filter(|&&b| b == 0).count())
-        .all(|e| e.iter().position(|&b| b == b'=').is_some_and(|p| p > 0));
-    (terminated && named).then_some((seq, len))
+    let well_formed = match rec.get(ENV_HEADER_LEN..body)?.split_last() {
+        None => true,
+        Some((0, entries)) => entries
+            .split(|&b| b == 0)
+            .all(|e| e.iter().position(|&b| b == b'=').is_some_and(|p| p > 0)),
+        Some(_) => false,
+    };
+    well_formed.then_some((seq, len))
 }
 
 /// Why `name` cannot be a variable name, if it cannot ([`FlashError::BadVariable`]).
