@@ -456,10 +456,15 @@ fn le32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.try_into().ok()?))
 }
 
-/// Every `name=value\0` entry of well-formed variables, as `(name, value)`.
+/// Every `name=value\0` entry of well-formed variables (as [`parse`] accepts them: none is
+/// empty), as `(name, value)`.
 fn entries(vars: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    vars.split(|&b| b == 0)
-        .take(vars.iter().filter(|&&b| b == 0).count())
+    // Without the final NUL, splitting at NUL gives the entries; the filter drops the one
+    // empty piece that splitting no variables gives.
+    let before_last_nul = vars.split_last().map_or(&[][..], |(_, e)| e);
+    before_last_nul
+        .split(|&b| b == 0)
+        .filter(|e| !e.is_empty())
         .map(|e| {
             let eq = e.iter().position(|&b| b == b'=').unwrap_or(e.len());
             let (name, value) = e.split_at(eq);
