@@ -472,6 +472,13 @@ fn entries(vars: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         })
 }
 
+/// The value of variable `name` in well-formed variables.
+fn value_of<'v>(vars: &'v [u8], name: &str) -> Option<&'v [u8]> {
+    entries(vars)
+        .find(|(n, _)| *n == name.as_bytes())
+        .map(|(_, v)| v)
+}
+
 /// Sequence number and variables length of the record at the start of `rec`, if valid.
 fn parse(rec: &[u8]) -> Option<(u32, usize)> {
     if rec.get(..4)? != ENV_MAGIC {
@@ -656,7 +663,7 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
         let vars = buf
             .get(ENV_HEADER_LEN..ENV_HEADER_LEN + cur.len)
             .unwrap_or_default();
-        let Some((_, value)) = entries(vars).find(|(n, _)| *n == name.as_bytes()) else {
+        let Some(value) = value_of(vars, name) else {
             return Ok(None);
         };
         let room = out.len();
@@ -685,8 +692,7 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
 
         // Nothing to do when every variable already holds its value: spare the flash.
         let unchanged = vars.iter().all(|(name, value)| {
-            let old = entries(body).find(|(n, _)| *n == name.as_bytes());
-            old.map(|(_, v)| v) == (!value.is_empty()).then_some(value.as_bytes())
+            value_of(body, name) == (!value.is_empty()).then_some(value.as_bytes())
         });
         if unchanged {
             return Ok(());
