@@ -701,12 +701,11 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
         // Drop every variable being set, keeping the others in order.
         let mut kept = 0;
         let mut at = 0;
-        while at < body.len() {
-            let len = body
-                .get(at..)
-                .and_then(|e| e.iter().position(|&b| b == 0))
-                .map_or(body.len() - at, |p| p + 1);
-            let entry = body.get(at..at + len).unwrap_or_default();
+        while let Some(entry) = body
+            .get(at..)
+            .and_then(|rest| rest.split_inclusive(|&b| b == 0).next())
+        {
+            let len = entry.len();
             let name = entry.split(|&b| b == b'=').next().unwrap_or_default();
             if !vars.iter().any(|(n, _)| n.as_bytes() == name) {
                 body.copy_within(at..at + len, kept);
