@@ -714,26 +714,11 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
             at += len;
         }
 
-        // The last occurrence of a name wins; empty values stay removed.
-        let last = |i: usize, name: &str| !vars.iter().skip(i + 1).any(|(n, _)| *n == name);
-        let added: usize = vars
-            .iter()
-            .enumerate()
-            .filter(|&(i, (n, v))| !v.is_empty() && last(i, n))
-            .map(|(_, (n, v))| n.len() + v.len() + 2)
-            .sum();
-        let len = kept + added;
-        let used = ENV_HEADER_LEN + len + ENV_CRC_LEN;
-        let capacity = Self::capacity();
-        if used > capacity {
-            return Err(FlashError::EnvFull {
-                needed: used,
-                capacity,
-            });
-        }
+        // Append the new values: the last occurrence of a name wins; empty values stay
+        // removed. What does not fit the buffer is left out, and refused just below.
         let mut end = ENV_HEADER_LEN + kept;
         for (i, (name, value)) in vars.iter().enumerate() {
-            if value.is_empty() || !last(i, name) {
+            if value.is_empty() || vars.iter().skip(i + 1).any(|(n, _)| n == name) {
                 continue;
             }
             for part in [name.as_bytes(), b"=", value.as_bytes(), b"\0"] {
@@ -743,14 +728,22 @@ impl<F: NorFlash> BootEnv for FlashBootEnv<F> {
                 end += part.len();
             }
         }
+        let len = end - ENV_HEADER_LEN;
+        let used = end + ENV_CRC_LEN;
+        let capacity = Self::capacity();
+        if used > capacity {
+            return Err(FlashError::EnvFull {
+                needed: used,
+                capacity,
+            });
+        }
         let seq = cur.map_or(1, |c| c.seq.wrapping_add(1));
         let target = cur.map_or(0, |c| 1 - c.copy);
         // One 12-byte copy: three 4-byte ones each cost a call to the slice copy in firmware.
         let header = [ENV_MAGIC, seq.to_le_bytes(), (len as u32).to_le_bytes()];
         buf[..ENV_HEADER_LEN].copy_from_slice(header.as_flattened());
-        let body_end = ENV_HEADER_LEN + len;
-        let crc = ENV_CRC.checksum(buf.get(..body_end).unwrap_or_default());
-        if let Some(dst) = buf.get_mut(body_end..used) {
+        let crc = ENV_CRC.checksum(buf.get(..end).unwrap_or_default());
+        if let Some(dst) = buf.get_mut(end..used) {
             dst.copy_from_slice(&crc.to_le_bytes());
         }
         if let Some(rest) = buf.get_mut(used..) {
