@@ -1,7 +1,7 @@
 //! Provides and depends (../shared/spec/client-behavior.md §7): the checks made before an
 //! Artifact is installed and the provides set that is stored when it is committed.
 use crate::limits::{MAX_DEVICE_TYPE_LEN, MAX_ERROR_LIST_LEN, MAX_ERROR_PATH_LEN, MAX_VALUE_LEN};
-use crate::meta::{DependValue, Key};
+use crate::meta::Key;
 use crate::reader::ArtifactHeader;
 use crate::text::{self, Brief};
 use core::fmt;
@@ -77,15 +77,35 @@ pub fn glob_match(pattern: &str, key: &str) -> bool {
     }
 }
 
-fn list<I: Iterator<Item = S>, S: AsRef<str>, const N: usize>(items: I, sep: &str) -> String<N> {
-    let mut s = String::new();
-    for (i, it) in items.enumerate() {
-        if i > 0 {
-            let _ = s.push_str(sep);
+/// A list of values gathered for an error text while looking for `have` among them: each
+/// value is decoded once, and the list code exists once, not once per iterator type (firmware
+/// flash). Values are joined by spaces; one that no longer fits is left out.
+struct Search<'h> {
+    have: Option<&'h str>,
+    found: bool,
+    list: String<MAX_ERROR_LIST_LEN>,
+    /// Put before the next value: nothing before the first.
+    sep: &'static str,
+}
+
+impl<'h> Search<'h> {
+    // Out of line: four lists start here (firmware flash).
+    #[inline(never)]
+    fn new(have: Option<&'h str>) -> Self {
+        Search {
+            have,
+            found: false,
+            list: String::new(),
+            sep: "",
         }
-        let _ = s.push_str(it.as_ref());
     }
-    s
+
+    fn add(&mut self, item: &str) {
+        self.found |= self.have == Some(item);
+        let _ = self.list.push_str(self.sep);
+        let _ = self.list.push_str(item);
+        self.sep = " ";
+    }
 }
 
 /// Checks device type and every depends entry against what is installed; nothing is written
@@ -95,10 +115,14 @@ pub fn check_depends(
     device_type: &str,
     installed: &dyn Installed,
 ) -> Result<(), DependsError> {
-    if !header.info.device_types().any(|d| d == device_type) {
+    // `for_each` and `try_for_each`, not `for`: folding the flattened JSON iterators is
+    // smaller code than stepping them (firmware flash).
+    let mut types = Search::new(Some(device_type));
+    header.info.device_types().for_each(|d| types.add(&d));
+    if !types.found {
         return Err(DependsError::DeviceType {
             device: text::truncated(device_type),
-            compatible: list(header.info.device_types(), " "),
+            compatible: types.list,
         });
     }
     let unsatisfied = |key: &str, want: String<MAX_ERROR_LIST_LEN>, have: Option<&str>| {
@@ -108,56 +132,48 @@ pub fn check_depends(
             have: have.map(text::truncated),
         }
     };
-    if let Some(mut names) = header.info.depends_names() {
-        if !names.any(|n| n == installed.name()) {
-            let want: String<MAX_ERROR_LIST_LEN> =
-                list(header.info.depends_names().into_iter().flatten(), " ");
-            return Err(unsatisfied(
-                "artifact_name",
-                bracket(&want),
-                Some(installed.name()),
-            ));
+    let name = Some(installed.name());
+    if let Some(names) = header.info.depends_names() {
+        let mut s = Search::new(name);
+        names.for_each(|n| s.add(&n));
+        if !s.found {
+            return Err(unsatisfied("artifact_name", bracket(&s.list), name));
         }
     }
-    if let Some(mut groups) = header.info.depends_groups() {
-        if !installed.group().is_some_and(|g| groups.any(|n| n == g)) {
-            let want: String<MAX_ERROR_LIST_LEN> =
-                list(header.info.depends_groups().into_iter().flatten(), " ");
-            return Err(unsatisfied(
-                "artifact_group",
-                bracket(&want),
-                installed.group(),
-            ));
+    if let Some(groups) = header.info.depends_groups() {
+        let mut s = Search::new(installed.group());
+        groups.for_each(|g| s.add(&g));
+        if !s.found {
+            return Err(unsatisfied("artifact_group", bracket(&s.list), s.have));
         }
     }
-    for (key, value) in header.depends() {
+    header.depends().try_for_each(|(key, value)| {
         let have = match key.as_str() {
-            "artifact_name" => Some(installed.name()),
+            "artifact_name" => name,
             "artifact_group" => installed.group(),
             k => installed.provide(k),
         };
-        let ok = have.is_some_and(|h| value.values().any(|v| v == h));
-        if !ok {
-            let want = match value {
-                DependValue::One(_) => list(value.values(), ""),
-                DependValue::AnyOf(_) => {
-                    bracket(&list::<_, _, MAX_ERROR_LIST_LEN>(value.values(), " "))
-                }
-            };
-            return Err(unsatisfied(&key, want, have));
+        let mut s = Search::new(have);
+        value.values().for_each(|v| s.add(&v));
+        if s.found {
+            return Ok(());
         }
-    }
-    Ok(())
+        let want = if value.is_list() {
+            bracket(&s.list)
+        } else {
+            s.list
+        };
+        Err(unsatisfied(&key, want, have))
+    })
 }
 
+/// `[s]`: a list cut short keeps whole characters and still ends in its bracket (the inner
+/// text gives up the room for both brackets).
 fn bracket(s: &str) -> String<MAX_ERROR_LIST_LEN> {
+    let inner: String<{ MAX_ERROR_LIST_LEN - 2 }> = text::truncated(s);
     let mut o = String::new();
-    o.push('[').ok();
-    text::push_truncated(&mut o, s);
-    // A list cut short still ends in its bracket.
-    if o.push(']').is_err() {
-        o.pop();
-        o.push(']').ok();
+    for part in ["[", &inner, "]"] {
+        o.push_str(part).ok();
     }
     o
 }
@@ -198,7 +214,7 @@ pub const MAX_PROVIDE_VALUE_LEN: usize = MAX_VALUE_LEN;
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{bracket, glob_match};
 
     #[test]
     fn globs() {
@@ -213,5 +229,16 @@ mod tests {
             "data-partition.app.version"
         ));
         assert!(glob_match("é*", "é日本"));
+    }
+
+    #[test]
+    fn a_bracketed_list_cut_short_keeps_whole_characters() {
+        assert_eq!(bracket("a b"), "[a b]");
+        let long = "é".repeat(128);
+        let b = bracket(&long);
+        assert_eq!(b.len(), 256);
+        assert_eq!(&b[1..255], "é".repeat(127));
+        assert!(b.starts_with('[') && b.ends_with(']'));
+        assert_eq!(bracket(&"a".repeat(255))[1..255], "a".repeat(254));
     }
 }
