@@ -240,8 +240,17 @@ impl<'a> Value<'a> {
             return Err(JsonError::Type);
         }
         let mut out = heapless::String::new();
-        unescape(self.raw, out.as_mut_view())?;
+        unescape(self.raw, N, Some(out.as_mut_view()))?;
         Ok(out)
+    }
+
+    /// What [`Value::string`] with capacity `max` would return, without keeping the string:
+    /// validation needs only the verdict, and one copy of this code serves every capacity.
+    pub(crate) fn check_string(&self, max: usize) -> Result<(), JsonError> {
+        if self.kind != Kind::String {
+            return Err(JsonError::Type);
+        }
+        unescape(self.raw, max, None)
     }
 
     /// Decodes a number value that is a non-negative integer fitting `u32` (no sign, fraction
@@ -261,12 +270,27 @@ impl<'a> Value<'a> {
     }
 }
 
-/// Appends the characters of a validated string value (`raw` with its quotes) to `out`,
-/// escapes decoded; more than `out` holds is [`JsonError::Type`]. `raw` is UTF-8 (the document
-/// was validated) and its escapes are well formed. A string view, not `String<N>`: one copy of
-/// this code for every capacity.
-fn unescape(raw: &[u8], out: &mut heapless::string::StringView) -> Result<(), JsonError> {
-    let mut put = |c: char| out.push(c).map_err(|_| JsonError::Type);
+/// Decodes a validated string value (`raw` with its quotes), escapes decoded, appending the
+/// characters to `out` if given; more than `max` bytes (or than `out` holds) is
+/// [`JsonError::Type`]. `raw` is UTF-8 (the document was validated) and its escapes are well
+/// formed. A runtime capacity and a string view, not `String<N>`: one copy of this code for
+/// every capacity.
+fn unescape(
+    raw: &[u8],
+    max: usize,
+    mut out: Option<&mut heapless::string::StringView>,
+) -> Result<(), JsonError> {
+    let mut len = 0;
+    let mut put = |c: char| {
+        len += c.len_utf8();
+        if len > max {
+            return Err(JsonError::Type);
+        }
+        match out.as_deref_mut() {
+            Some(out) => out.push(c).map_err(|_| JsonError::Type),
+            None => Ok(()),
+        }
+    };
     let inner = raw
         .get(1..raw.len().saturating_sub(1))
         .ok_or(JsonError::Syntax)?;

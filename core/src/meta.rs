@@ -188,7 +188,7 @@ fn key_of(doc: Doc, k: &Value<'_>, s: &mut Slot) -> Result<String<MAX_KEY_LEN>, 
         .map_err(|_| stop(s, MetaError::Limit(doc, "a key", limit!(MAX_KEY_LEN))))
 }
 
-fn check_string<const N: usize>(
+fn check_string(
     doc: Doc,
     field: &'static str,
     v: &Value<'_>,
@@ -198,13 +198,13 @@ fn check_string<const N: usize>(
     if v.kind != Kind::String {
         return Err(stop(s, MetaError::WrongType(doc, field)));
     }
-    v.string::<N>().map(|_| ()).map_err(|e| match e {
+    v.check_string(l.max).map_err(|e| match e {
         JsonError::Type => stop(s, MetaError::Limit(doc, field, l)),
         e => stop(s, MetaError::Json(doc, e)),
     })
 }
 
-fn check_string_list<const N: usize>(
+fn check_string_list(
     doc: Doc,
     field: &'static str,
     v: &Value<'_>,
@@ -221,7 +221,7 @@ fn check_string_list<const N: usize>(
         if n > count.max {
             return Err(stop(s, MetaError::Limit(doc, field, count)));
         }
-        check_string::<N>(doc, field, &e, len, s)?;
+        check_string(doc, field, &e, len, s)?;
     }
     Ok(n)
 }
@@ -328,22 +328,12 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
             let key = key_of(D, &k, s)?;
             match key.as_str() {
                 "artifact_name" => {
-                    check_string::<MAX_ARTIFACT_NAME_LEN>(
-                        D,
-                        "artifact_name",
-                        &val,
-                        limit!(MAX_ARTIFACT_NAME_LEN),
-                        s,
-                    )?;
+                    check_string(D, "artifact_name", &val, limit!(MAX_ARTIFACT_NAME_LEN), s)?;
                     has_name = true;
                 }
-                "artifact_group" => check_string::<MAX_ARTIFACT_NAME_LEN>(
-                    D,
-                    "artifact_group",
-                    &val,
-                    limit!(MAX_ARTIFACT_NAME_LEN),
-                    s,
-                )?,
+                "artifact_group" => {
+                    check_string(D, "artifact_group", &val, limit!(MAX_ARTIFACT_NAME_LEN), s)?
+                }
                 _ => return Err(stop(s, MetaError::UnknownField(D, key))),
             }
         }
@@ -358,7 +348,7 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
                 match key.as_str() {
                     "device_type" => devices = Some(val),
                     "artifact_name" | "artifact_group" => {
-                        check_string_list::<MAX_ARTIFACT_NAME_LEN>(
+                        check_string_list(
                             D,
                             "artifact_depends",
                             &val,
@@ -383,13 +373,7 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
             match key.as_str() {
                 "updates" => updates = Some(val),
                 "artifact_name" => {
-                    check_string::<MAX_ARTIFACT_NAME_LEN>(
-                        D,
-                        "artifact_name",
-                        &val,
-                        limit!(MAX_ARTIFACT_NAME_LEN),
-                        s,
-                    )?;
+                    check_string(D, "artifact_name", &val, limit!(MAX_ARTIFACT_NAME_LEN), s)?;
                     has_name = true;
                 }
                 "device_types_compatible" => devices = Some(val),
@@ -410,7 +394,7 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
             MetaError::Invalid("Invalid Artifact. No 'device-type' found."),
         )
     })?;
-    let n = check_string_list::<MAX_DEVICE_TYPE_LEN>(
+    let n = check_string_list(
         D,
         "device_type",
         &devices,
@@ -443,7 +427,7 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
         match member(&p, "type") {
             Some(t) if t.kind == Kind::Null && (!FORMAT_V2 || format == 3) => {}
             Some(t) => {
-                check_string::<MAX_KEY_LEN>(D, "type", &t, limit!(MAX_KEY_LEN), s)?;
+                check_string(D, "type", &t, limit!(MAX_KEY_LEN), s)?;
                 if t.raw == b"\"\"" {
                     return Err(stop(s, MetaError::Invalid("Unexpected empty Payload type")));
                 }
@@ -628,13 +612,7 @@ fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(
                             ),
                         ));
                     }
-                    check_string::<MAX_VALUE_LEN>(
-                        D,
-                        "artifact_provides",
-                        pv,
-                        limit!(MAX_VALUE_LEN),
-                        s,
-                    )
+                    check_string(D, "artifact_provides", pv, limit!(MAX_VALUE_LEN), s)
                 },
                 s,
             )?,
@@ -643,14 +621,10 @@ fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(
                 &val,
                 "artifact_depends",
                 |dv, s| match dv.kind {
-                    Kind::String => check_string::<MAX_VALUE_LEN>(
-                        D,
-                        "artifact_depends",
-                        dv,
-                        limit!(MAX_VALUE_LEN),
-                        s,
-                    ),
-                    Kind::Array => check_string_list::<MAX_VALUE_LEN>(
+                    Kind::String => {
+                        check_string(D, "artifact_depends", dv, limit!(MAX_VALUE_LEN), s)
+                    }
+                    Kind::Array => check_string_list(
                         D,
                         "artifact_depends",
                         dv,
@@ -664,7 +638,7 @@ fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(
                 s,
             )?,
             "clears_artifact_provides" if val.kind != Kind::Null => {
-                check_string_list::<MAX_VALUE_LEN>(
+                check_string_list(
                     D,
                     "clears_artifact_provides",
                     &val,
@@ -788,7 +762,7 @@ fn files_in(raw: &[u8], s: &mut Slot) -> Result<(), Stop> {
         if key != "files" {
             return Err(stop(s, MetaError::UnknownField(Doc::Files, key)));
         }
-        check_string_list::<MAX_FILE_NAME_LEN>(
+        check_string_list(
             Doc::Files,
             "files",
             &val,
