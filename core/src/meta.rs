@@ -192,14 +192,14 @@ fn check_string(
     doc: Doc,
     field: &'static str,
     v: &Value<'_>,
-    l: Limit,
+    l: &Limit,
     s: &mut Slot,
 ) -> Result<(), Stop> {
     if v.kind != Kind::String {
         return Err(stop(s, MetaError::WrongType(doc, field)));
     }
     v.check_string(l.max).map_err(|e| match e {
-        JsonError::Type => stop(s, MetaError::Limit(doc, field, l)),
+        JsonError::Type => stop(s, MetaError::Limit(doc, field, *l)),
         e => stop(s, MetaError::Json(doc, e)),
     })
 }
@@ -208,8 +208,8 @@ fn check_string_list(
     doc: Doc,
     field: &'static str,
     v: &Value<'_>,
-    count: Limit,
-    len: Limit,
+    count: &Limit,
+    len: &Limit,
     s: &mut Slot,
 ) -> Result<usize, Stop> {
     if v.kind != Kind::Array {
@@ -219,7 +219,7 @@ fn check_string_list(
     for e in v.elements() {
         n += 1;
         if n > count.max {
-            return Err(stop(s, MetaError::Limit(doc, field, count)));
+            return Err(stop(s, MetaError::Limit(doc, field, *count)));
         }
         check_string(doc, field, &e, len, s)?;
     }
@@ -328,11 +328,11 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
             let key = key_of(D, &k, s)?;
             match key.as_str() {
                 "artifact_name" => {
-                    check_string(D, "artifact_name", &val, limit!(MAX_ARTIFACT_NAME_LEN), s)?;
+                    check_string(D, "artifact_name", &val, &limit!(MAX_ARTIFACT_NAME_LEN), s)?;
                     has_name = true;
                 }
                 "artifact_group" => {
-                    check_string(D, "artifact_group", &val, limit!(MAX_ARTIFACT_NAME_LEN), s)?
+                    check_string(D, "artifact_group", &val, &limit!(MAX_ARTIFACT_NAME_LEN), s)?
                 }
                 _ => return Err(stop(s, MetaError::UnknownField(D, key))),
             }
@@ -352,8 +352,8 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
                             D,
                             "artifact_depends",
                             &val,
-                            limit!(MAX_DEPENDS_NAMES),
-                            limit!(MAX_ARTIFACT_NAME_LEN),
+                            &limit!(MAX_DEPENDS_NAMES),
+                            &limit!(MAX_ARTIFACT_NAME_LEN),
                             s,
                         )?;
                     }
@@ -373,7 +373,7 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
             match key.as_str() {
                 "updates" => updates = Some(val),
                 "artifact_name" => {
-                    check_string(D, "artifact_name", &val, limit!(MAX_ARTIFACT_NAME_LEN), s)?;
+                    check_string(D, "artifact_name", &val, &limit!(MAX_ARTIFACT_NAME_LEN), s)?;
                     has_name = true;
                 }
                 "device_types_compatible" => devices = Some(val),
@@ -398,8 +398,8 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
         D,
         "device_type",
         &devices,
-        limit!(MAX_DEVICE_TYPES),
-        limit!(MAX_DEVICE_TYPE_LEN),
+        &limit!(MAX_DEVICE_TYPES),
+        &limit!(MAX_DEVICE_TYPE_LEN),
         s,
     )?;
     if n == 0 {
@@ -427,7 +427,7 @@ fn header_info_in(raw: &[u8], format: u32, s: &mut Slot) -> Result<(), Stop> {
         match member(&p, "type") {
             Some(t) if t.kind == Kind::Null && (!FORMAT_V2 || format == 3) => {}
             Some(t) => {
-                check_string(D, "type", &t, limit!(MAX_KEY_LEN), s)?;
+                check_string(D, "type", &t, &limit!(MAX_KEY_LEN), s)?;
                 if t.raw == b"\"\"" {
                     return Err(stop(s, MetaError::Invalid("Unexpected empty Payload type")));
                 }
@@ -612,7 +612,7 @@ fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(
                             ),
                         ));
                     }
-                    check_string(D, "artifact_provides", pv, limit!(MAX_VALUE_LEN), s)
+                    check_string(D, "artifact_provides", pv, &limit!(MAX_VALUE_LEN), s)
                 },
                 s,
             )?,
@@ -622,14 +622,14 @@ fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(
                 "artifact_depends",
                 |dv, s| match dv.kind {
                     Kind::String => {
-                        check_string(D, "artifact_depends", dv, limit!(MAX_VALUE_LEN), s)
+                        check_string(D, "artifact_depends", dv, &limit!(MAX_VALUE_LEN), s)
                     }
                     Kind::Array => check_string_list(
                         D,
                         "artifact_depends",
                         dv,
-                        limit!(MAX_DEPENDS_VALUES),
-                        limit!(MAX_VALUE_LEN),
+                        &limit!(MAX_DEPENDS_VALUES),
+                        &limit!(MAX_VALUE_LEN),
                         s,
                     )
                     .map(|_| ()),
@@ -642,8 +642,8 @@ fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(
                     D,
                     "clears_artifact_provides",
                     &val,
-                    limit!(MAX_CLEARS),
-                    limit!(MAX_VALUE_LEN),
+                    &limit!(MAX_CLEARS),
+                    &limit!(MAX_VALUE_LEN),
                     s,
                 )?;
             }
@@ -766,8 +766,8 @@ fn files_in(raw: &[u8], s: &mut Slot) -> Result<(), Stop> {
             Doc::Files,
             "files",
             &val,
-            limit!(MAX_PAYLOAD_FILES),
-            limit!(MAX_FILE_NAME_LEN),
+            &limit!(MAX_PAYLOAD_FILES),
+            &limit!(MAX_FILE_NAME_LEN),
             s,
         )?;
         seen = true;
