@@ -236,21 +236,15 @@ impl<'a> Value<'a> {
     /// pair, which mender-artifact never writes: Go escapes no non-ASCII character but U+2028
     /// and U+2029) is [`JsonError::Syntax`].
     pub fn string<const N: usize>(&self) -> Result<heapless::String<N>, JsonError> {
-        if self.kind != Kind::String {
-            return Err(JsonError::Type);
-        }
         let mut out = heapless::String::new();
-        unescape(self.raw, N, Some(out.as_mut_view()))?;
+        unescape(self, N, Some(out.as_mut_view()))?;
         Ok(out)
     }
 
     /// What [`Value::string`] with capacity `max` would return, without keeping the string:
     /// validation needs only the verdict, and one copy of this code serves every capacity.
     pub(crate) fn check_string(&self, max: usize) -> Result<(), JsonError> {
-        if self.kind != Kind::String {
-            return Err(JsonError::Type);
-        }
-        unescape(self.raw, max, None)
+        unescape(self, max, None)
     }
 
     /// Decodes a number value that is a non-negative integer fitting `u32` (no sign, fraction
@@ -270,16 +264,19 @@ impl<'a> Value<'a> {
     }
 }
 
-/// Decodes a validated string value (`raw` with its quotes), escapes decoded, appending the
-/// characters to `out` if given; more than `max` bytes (or than `out` holds) is
-/// [`JsonError::Type`]. `raw` is UTF-8 (the document was validated) and its escapes are well
-/// formed. A runtime capacity and a string view, not `String<N>`: one copy of this code for
-/// every capacity.
+/// Decodes a string value of a validated document, escapes decoded, appending the characters
+/// to `out` if given; not a string, or more than `max` bytes (or than `out` holds), is
+/// [`JsonError::Type`]. The value is UTF-8 (the document was validated) and its escapes are
+/// well formed. A runtime capacity and a string view, not `String<N>`: one copy of this code
+/// for every capacity.
 fn unescape(
-    raw: &[u8],
+    v: &Value<'_>,
     max: usize,
     mut out: Option<&mut heapless::string::StringView>,
 ) -> Result<(), JsonError> {
+    if v.kind != Kind::String {
+        return Err(JsonError::Type);
+    }
     let mut len = 0;
     let mut put = |c: char| {
         len += c.len_utf8();
@@ -291,6 +288,7 @@ fn unescape(
             None => Ok(()),
         }
     };
+    let raw = v.raw;
     let inner = raw
         .get(1..raw.len().saturating_sub(1))
         .ok_or(JsonError::Syntax)?;
