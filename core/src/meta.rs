@@ -232,6 +232,18 @@ fn member<'a>(v: &Value<'a>, name: &str) -> Option<Value<'a>> {
         .map(|(_, v)| v)
 }
 
+/// The elements of `list` that are strings of at most `N` bytes, in order (none without a
+/// list). The list accessors share it: one iterator type, so one copy of its code, per capacity.
+fn strings<'a, const N: usize>(list: Option<Value<'a>>) -> impl Iterator<Item = String<N>> + 'a {
+    let none = Value {
+        kind: Kind::Null,
+        raw: b"",
+    };
+    list.unwrap_or(none)
+        .elements()
+        .filter_map(|e| e.string().ok())
+}
+
 fn no_duplicate_keys(
     doc: Doc,
     v: &Value<'_>,
@@ -496,21 +508,19 @@ impl<'a> HeaderInfo<'a> {
         } else {
             member(&self.v, "device_types_compatible")
         };
-        list.into_iter()
-            .flat_map(|l| l.elements())
-            .filter_map(|e| e.string().ok())
+        strings(list)
     }
 
     /// `artifact_depends.artifact_name` (the installed Artifact must be one of these).
     pub fn depends_names(&self) -> Option<impl Iterator<Item = Name> + 'a> {
         let l = self.depends().and_then(|d| member(&d, "artifact_name"))?;
-        Some(l.elements().filter_map(|e| e.string().ok()))
+        Some(strings(Some(l)))
     }
 
     /// `artifact_depends.artifact_group`.
     pub fn depends_groups(&self) -> Option<impl Iterator<Item = Name> + 'a> {
         let l = self.depends().and_then(|d| member(&d, "artifact_group"))?;
-        Some(l.elements().filter_map(|e| e.string().ok()))
+        Some(strings(Some(l)))
     }
 
     /// The type of payload `index` (`None` for an empty payload).
@@ -668,9 +678,9 @@ impl<'a> DependValue<'a> {
             DependValue::One(v) => (Some(v), None),
             DependValue::AnyOf(l) => (None, Some(l)),
         };
-        one.into_iter()
-            .chain(list.into_iter().flat_map(|l| l.elements()))
-            .filter_map(|e| e.string().ok())
+        one.and_then(|v| v.string().ok())
+            .into_iter()
+            .chain(strings(list))
     }
 
     pub fn is_list(&self) -> bool {
@@ -728,7 +738,7 @@ impl<'a> TypeInfo<'a> {
     /// `clears_artifact_provides`, or `None` when absent (or null).
     pub fn clears(&self) -> Option<impl Iterator<Item = Text> + 'a> {
         let l = member(&self.v, "clears_artifact_provides").filter(|l| l.kind == Kind::Array)?;
-        Some(l.elements().filter_map(|e| e.string().ok()))
+        Some(strings(Some(l)))
     }
 }
 
