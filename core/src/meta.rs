@@ -232,14 +232,17 @@ fn member<'a>(v: &Value<'a>, name: &str) -> Option<Value<'a>> {
         .map(|(_, v)| v)
 }
 
+/// Stands in for an absent value: it has no members and no elements, so an accessor iterates
+/// `v.unwrap_or(NONE)` instead of flattening an `Option` (an iterator adapter less).
+const NONE: Value<'static> = Value {
+    kind: Kind::Null,
+    raw: b"",
+};
+
 /// The elements of `list` that are strings of at most `N` bytes, in order (none without a
 /// list). The list accessors share it: one iterator type, so one copy of its code, per capacity.
 fn strings<'a, const N: usize>(list: Option<Value<'a>>) -> impl Iterator<Item = String<N>> + 'a {
-    let none = Value {
-        kind: Kind::Null,
-        raw: b"",
-    };
-    list.unwrap_or(none)
+    list.unwrap_or(NONE)
         .elements()
         .filter_map(|e| e.string().ok())
 }
@@ -712,16 +715,16 @@ impl<'a> TypeInfo<'a> {
     /// `artifact_provides`, in document order.
     pub fn provides(&self) -> impl Iterator<Item = (Key, Text)> + 'a {
         member(&self.v, "artifact_provides")
-            .into_iter()
-            .flat_map(|p| p.members())
+            .unwrap_or(NONE)
+            .members()
             .filter_map(|(k, v)| Some((k.string().ok()?, v.string().ok()?)))
     }
 
     /// `artifact_depends`, in document order.
     pub fn depends(&self) -> impl Iterator<Item = (Key, DependValue<'a>)> + 'a {
         member(&self.v, "artifact_depends")
-            .into_iter()
-            .flat_map(|p| p.members())
+            .unwrap_or(NONE)
+            .members()
             .filter_map(|(k, v)| {
                 let key = k.string().ok()?;
                 Some((
