@@ -177,14 +177,7 @@ fn value(b: &[u8], i: usize, depth: usize) -> Result<(Kind, usize), JsonError> {
 /// Validates that `doc` is exactly one JSON value (surrounding whitespace allowed) and returns
 /// its kind. Strings are checked for valid escapes; the document must be UTF-8.
 pub fn validate(doc: &[u8]) -> Result<Kind, JsonError> {
-    if core::str::from_utf8(doc).is_err() {
-        return Err(JsonError::Syntax);
-    }
-    let (kind, end) = value(doc, 0, 0)?;
-    if ws(doc, end) != doc.len() {
-        return Err(JsonError::Syntax);
-    }
-    Ok(kind)
+    Value::of(doc).map(|v| v.kind)
 }
 
 /// A value inside a validated document.
@@ -197,13 +190,18 @@ pub struct Value<'a> {
 
 impl<'a> Value<'a> {
     /// The whole (validated) document as a value.
+    /// Validates it as [`validate`] does, in the same single scan.
     pub fn of(doc: &'a [u8]) -> Result<Value<'a>, JsonError> {
-        let kind = validate(doc)?;
-        let start = ws(doc, 0);
-        let end = value(doc, 0, 0)?.1;
+        if core::str::from_utf8(doc).is_err() {
+            return Err(JsonError::Syntax);
+        }
+        let (kind, end) = value(doc, 0, 0)?;
+        if ws(doc, end) != doc.len() {
+            return Err(JsonError::Syntax);
+        }
         Ok(Value {
             kind,
-            raw: doc.get(start..end).ok_or(JsonError::Syntax)?,
+            raw: doc.get(ws(doc, 0)..end).ok_or(JsonError::Syntax)?,
         })
     }
 
