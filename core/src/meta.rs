@@ -253,10 +253,16 @@ fn no_duplicate_keys(
     what: &'static str,
     s: &mut Slot,
 ) -> Result<(), Stop> {
-    for (i, (k, _)) in v.members().enumerate() {
-        if v.members().take(i).any(|(other, _)| other.raw == k.raw) {
-            let key = key_of(doc, &k, s)?;
-            return Err(stop(s, MetaError::Duplicate(doc, what, key)));
+    for (k, _) in v.members() {
+        // The keys before `k`: up to `k` itself, found by where it starts in the document.
+        for (other, _) in v.members() {
+            if other.raw.as_ptr() == k.raw.as_ptr() {
+                break;
+            }
+            if other.raw == k.raw {
+                let key = key_of(doc, &k, s)?;
+                return Err(stop(s, MetaError::Duplicate(doc, what, key)));
+            }
         }
     }
     Ok(())
@@ -875,6 +881,15 @@ mod tests {
         let list = br#"{"type":"x","artifact_provides":{"k":["a"]}}"#;
         assert!(validate_type_info(list, Some("x")).is_err());
         assert!(validate_type_info(br#"{"type":""}"#, Some("docker")).is_err());
+    }
+
+    #[test]
+    fn the_first_key_repeating_an_earlier_one_is_the_duplicate() {
+        let raw = br#"{"x":1,"y":2,"y":3,"x":4}"#;
+        assert_eq!(
+            std::format!("{}", validate_type_info(raw, None).unwrap_err()),
+            "type-info: duplicate key \"y\" in type-info"
+        );
     }
 
     #[test]
