@@ -307,13 +307,12 @@ fn unescape(
             Some('r') => '\r',
             Some('t') => '\t',
             Some('u') => {
-                let rest = chars.as_str();
-                let hex = rest.get(..4).ok_or(JsonError::Syntax)?;
-                chars = rest.get(4..).unwrap_or_default().chars();
-                u32::from_str_radix(hex, 16)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .ok_or(JsonError::Syntax)?
+                let mut n = 0;
+                for _ in 0..4 {
+                    let digit = chars.next().and_then(|d| d.to_digit(16));
+                    n = n * 16 + digit.ok_or(JsonError::Syntax)?;
+                }
+                char::from_u32(n).ok_or(JsonError::Syntax)?
             }
             _ => return Err(JsonError::Syntax),
         };
