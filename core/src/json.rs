@@ -124,43 +124,35 @@ fn literal_end(b: &[u8], i: usize, lit: &[u8]) -> Result<usize, JsonError> {
 fn value(b: &[u8], i: usize, depth: usize) -> Result<(Kind, usize), JsonError> {
     let i = ws(b, i);
     match b.get(i) {
-        Some(b'{') => {
+        Some(&open @ (b'{' | b'[')) => {
             if depth >= MAX_JSON_DEPTH {
                 return Err(JsonError::TooDeep);
             }
+            // Objects and arrays are scanned alike; an object's members have a key first.
+            let (kind, close) = if open == b'{' {
+                (Kind::Object, b'}')
+            } else {
+                (Kind::Array, b']')
+            };
             let mut j = ws(b, i + 1);
-            if b.get(j) == Some(&b'}') {
-                return Ok((Kind::Object, j + 1));
+            if b.get(j) == Some(&close) {
+                return Ok((kind, j + 1));
             }
             loop {
-                if b.get(j) != Some(&b'"') {
-                    return Err(JsonError::Syntax);
+                if kind == Kind::Object {
+                    if b.get(j) != Some(&b'"') {
+                        return Err(JsonError::Syntax);
+                    }
+                    j = ws(b, string_end(b, j)?);
+                    if b.get(j) != Some(&b':') {
+                        return Err(JsonError::Syntax);
+                    }
+                    j += 1;
                 }
-                j = ws(b, string_end(b, j)?);
-                if b.get(j) != Some(&b':') {
-                    return Err(JsonError::Syntax);
-                }
-                j = ws(b, value(b, j + 1, depth + 1)?.1);
-                match b.get(j) {
-                    Some(b',') => j = ws(b, j + 1),
-                    Some(b'}') => return Ok((Kind::Object, j + 1)),
-                    _ => return Err(JsonError::Syntax),
-                }
-            }
-        }
-        Some(b'[') => {
-            if depth >= MAX_JSON_DEPTH {
-                return Err(JsonError::TooDeep);
-            }
-            let mut j = ws(b, i + 1);
-            if b.get(j) == Some(&b']') {
-                return Ok((Kind::Array, j + 1));
-            }
-            loop {
                 j = ws(b, value(b, j, depth + 1)?.1);
                 match b.get(j) {
-                    Some(b',') => j += 1,
-                    Some(b']') => return Ok((Kind::Array, j + 1)),
+                    Some(b',') => j = ws(b, j + 1),
+                    Some(&c) if c == close => return Ok((kind, j + 1)),
                     _ => return Err(JsonError::Syntax),
                 }
             }
