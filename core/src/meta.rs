@@ -269,6 +269,7 @@ fn no_duplicate_keys(
 }
 
 /// The `version` member: returns the format version (2 or 3).
+#[inline(never)] // inlined into the reader's steps, it costs flash on Cortex-M
 pub fn parse_version(raw: &[u8]) -> Result<u32, MetaError> {
     parked(MetaError::Invalid(LOST), |s| version_in(raw, s))
 }
@@ -314,6 +315,7 @@ pub struct HeaderInfo<'a> {
 }
 
 /// Validates a `header-info` document of the given format version.
+#[inline(never)] // inlined into the reader's steps, it costs flash on Cortex-M
 pub fn validate_header_info(raw: &[u8], format: u32) -> Result<(), MetaError> {
     parked(MetaError::Invalid(LOST), |s| header_info_in(raw, format, s))
 }
@@ -584,6 +586,7 @@ fn each_key(
 }
 
 /// Validates a format-3 `type-info` against the payload type from header-info.
+#[inline(never)] // inlined into the reader's steps, it costs flash on Cortex-M
 pub fn validate_type_info(raw: &[u8], header_type: Option<&str>) -> Result<(), MetaError> {
     parked(MetaError::Invalid(LOST), |s| {
         type_info_in(raw, header_type, s)
@@ -769,6 +772,7 @@ pub fn validate_meta_data(raw: &[u8]) -> Result<(), MetaError> {
 }
 
 /// Validates a format-2 `files` document (`{"files":["rootfs.img"]}`).
+#[inline(never)] // inlined into the reader's steps, it costs flash on Cortex-M
 pub fn validate_files(raw: &[u8]) -> Result<(), MetaError> {
     parked(MetaError::Invalid(LOST), |s| files_in(raw, s))
 }
