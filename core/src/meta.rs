@@ -707,6 +707,7 @@ pub struct TypeInfo<'a> {
 }
 
 impl<'a> TypeInfo<'a> {
+    #[inline(never)] // inlined into the reader's steps, it costs flash on Cortex-M
     pub fn new(raw: &'a [u8]) -> Option<Self> {
         Some(TypeInfo {
             v: Value::of(raw).ok()?,
