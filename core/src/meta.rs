@@ -562,25 +562,39 @@ impl<'a> HeaderInfo<'a> {
     }
 }
 
-/// Checks a provides/depends object: an object, no duplicate keys, at most [`MAX_PROVIDES`]
-/// keys of bounded length, and `value` for each value.
-fn each_key(
-    doc: Doc,
-    obj: &Value<'_>,
-    what: &'static str,
-    mut value: impl FnMut(&Value<'_>, &mut Slot) -> Result<(), Stop>,
-    s: &mut Slot,
-) -> Result<(), Stop> {
+/// Checks type-info's `artifact_provides` or (`depends`) `artifact_depends`: an object, no
+/// duplicate keys, at most [`MAX_PROVIDES`] keys of bounded length, and bounded string values
+/// (depends values may also be lists of them: any-of).
+fn provides_or_depends(obj: &Value<'_>, depends: bool, s: &mut Slot) -> Result<(), Stop> {
+    const D: Doc = Doc::TypeInfo;
+    let what = if depends {
+        "artifact_depends"
+    } else {
+        "artifact_provides"
+    };
     if obj.kind != Kind::Object {
-        return Err(stop(s, MetaError::WrongType(doc, what)));
+        return Err(stop(s, MetaError::WrongType(D, what)));
     }
-    no_duplicate_keys(doc, obj, what, s)?;
+    no_duplicate_keys(D, obj, what, s)?;
     for (n, (k, v)) in obj.members().enumerate() {
         if n >= MAX_PROVIDES {
-            return Err(stop(s, MetaError::Limit(doc, what, limit!(MAX_PROVIDES))));
+            return Err(stop(s, MetaError::Limit(D, what, limit!(MAX_PROVIDES))));
         }
-        key_of(doc, &k, s)?;
-        value(&v, s)?;
+        key_of(D, &k, s)?;
+        match v.kind {
+            Kind::String => check_string(D, what, &v, &limit!(MAX_VALUE_LEN), s)?,
+            Kind::Array if depends => {
+                let count = &limit!(MAX_DEPENDS_VALUES);
+                check_string_list(D, what, &v, count, &limit!(MAX_VALUE_LEN), s)?;
+            }
+            _ if depends => return Err(stop(s, MetaError::WrongType(D, what))),
+            _ => {
+                return Err(stop(
+                    s,
+                    MetaError::Invalid("error reading type-info: Invalid TypeInfo provides type"),
+                ))
+            }
+        }
     }
     Ok(())
 }
@@ -621,44 +635,8 @@ fn type_info_in(raw: &[u8], header_type: Option<&str>, s: &mut Slot) -> Result<(
                     ));
                 }
             }
-            "artifact_provides" => each_key(
-                D,
-                &val,
-                "artifact_provides",
-                |pv, s| {
-                    if pv.kind != Kind::String {
-                        return Err(stop(
-                            s,
-                            MetaError::Invalid(
-                                "error reading type-info: Invalid TypeInfo provides type",
-                            ),
-                        ));
-                    }
-                    check_string(D, "artifact_provides", pv, &limit!(MAX_VALUE_LEN), s)
-                },
-                s,
-            )?,
-            "artifact_depends" => each_key(
-                D,
-                &val,
-                "artifact_depends",
-                |dv, s| match dv.kind {
-                    Kind::String => {
-                        check_string(D, "artifact_depends", dv, &limit!(MAX_VALUE_LEN), s)
-                    }
-                    Kind::Array => check_string_list(
-                        D,
-                        "artifact_depends",
-                        dv,
-                        &limit!(MAX_DEPENDS_VALUES),
-                        &limit!(MAX_VALUE_LEN),
-                        s,
-                    )
-                    .map(|_| ()),
-                    _ => Err(stop(s, MetaError::WrongType(D, "artifact_depends"))),
-                },
-                s,
-            )?,
+            "artifact_provides" => provides_or_depends(&val, false, s)?,
+            "artifact_depends" => provides_or_depends(&val, true, s)?,
             "clears_artifact_provides" if val.kind != Kind::Null => {
                 check_string_list(
                     D,
