@@ -524,13 +524,17 @@ impl<'a> HeaderInfo<'a> {
 
     /// `artifact_depends.artifact_name` (the installed Artifact must be one of these).
     pub fn depends_names(&self) -> Option<impl Iterator<Item = Name> + 'a> {
-        let l = self.depends().and_then(|d| member(&d, "artifact_name"))?;
-        Some(strings(Some(l)))
+        self.depends_list("artifact_name")
     }
 
     /// `artifact_depends.artifact_group`.
     pub fn depends_groups(&self) -> Option<impl Iterator<Item = Name> + 'a> {
-        let l = self.depends().and_then(|d| member(&d, "artifact_group"))?;
+        self.depends_list("artifact_group")
+    }
+
+    /// The names in `artifact_depends.<key>`, if there is such a list.
+    fn depends_list(&self, key: &str) -> Option<impl Iterator<Item = Name> + 'a> {
+        let l = self.depends().and_then(|d| member(&d, key))?;
         Some(strings(Some(l)))
     }
 
