@@ -540,29 +540,23 @@ impl<'a> HeaderInfo<'a> {
 
     /// The type of payload `index` (`None` for an empty payload).
     pub fn payload_type(&self, index: usize) -> Option<PayloadType> {
-        let list = member(
-            &self.v,
-            if !FORMAT_V2 || self.format == 3 {
-                "payloads"
-            } else {
-                "updates"
-            },
-        )?;
-        let p = list.elements().nth(index)?;
+        let p = self.payloads().nth(index)?;
         member(&p, "type")?.string().ok()
     }
 
     /// Number of payloads.
     pub fn payload_count(&self) -> usize {
-        member(
-            &self.v,
-            if !FORMAT_V2 || self.format == 3 {
-                "payloads"
-            } else {
-                "updates"
-            },
-        )
-        .map_or(0, |l| l.elements().count())
+        self.payloads().count()
+    }
+
+    /// The payload list (format 2: `updates`).
+    fn payloads(&self) -> json::Elements<'a> {
+        let key = if !FORMAT_V2 || self.format == 3 {
+            "payloads"
+        } else {
+            "updates"
+        };
+        member(&self.v, key).unwrap_or(NONE).elements()
     }
 }
 
