@@ -227,9 +227,11 @@ fn check_string_list(
 }
 
 fn member<'a>(v: &Value<'a>, name: &str) -> Option<Value<'a>> {
-    v.members()
-        .find(|(k, _)| k.raw.get(1..k.raw.len().saturating_sub(1)) == Some(name.as_bytes()))
-        .map(|(_, v)| v)
+    // The key as written, quotes and all, is `"name"`.
+    let quoted = |k: &[u8]| {
+        k.len() == name.len() + 2 && k.get(1..).is_some_and(|k| k.starts_with(name.as_bytes()))
+    };
+    v.members().find(|(k, _)| quoted(k.raw)).map(|(_, v)| v)
 }
 
 /// Stands in for an absent value: it has no members and no elements, so an accessor iterates
