@@ -353,7 +353,7 @@ impl Arena<'_> {
         doc: &mut Span,
         data: &[u8],
         what: &'static str,
-        l: Limit,
+        l: &Limit,
     ) -> Result<(), Error> {
         if doc.start + doc.len != self.top {
             return Err(Error::Invalid("reader: internal arena order"));
@@ -372,7 +372,7 @@ impl Arena<'_> {
                     },
                 )
             } else {
-                Error::Limit(what, l)
+                Error::Limit(what, *l)
             });
         }
         let end = self.top + data.len();
@@ -957,22 +957,22 @@ impl<'v> State<'v> {
                     // Small members are kept whole in the arena, each within its own limit.
                     let buffered = match self.member {
                         Some(Member::Version) => {
-                            Some((&mut self.small, "version", limit!(MAX_VERSION_SIZE)))
+                            Some((&mut self.small, "version", &limit!(MAX_VERSION_SIZE)))
                         }
                         Some(Member::Signature) => Some((
                             &mut self.small,
                             "manifest.sig",
-                            limit!(MAX_SIGNATURE_B64_LEN),
+                            &limit!(MAX_SIGNATURE_B64_LEN),
                         )),
                         Some(Member::Manifest) => Some((
                             &mut self.manifest_raw,
                             "manifest",
-                            limit!(MAX_MANIFEST_SIZE),
+                            &limit!(MAX_MANIFEST_SIZE),
                         )),
                         Some(Member::ManifestAugment) if AUGMENT => Some((
                             &mut self.augment_manifest_raw,
                             "manifest-augment",
-                            limit!(MAX_MANIFEST_SIZE),
+                            &limit!(MAX_MANIFEST_SIZE),
                         )),
                         _ => None,
                     };
@@ -1530,17 +1530,17 @@ impl<'v> State<'v> {
                     match target {
                         Target::Skip => {}
                         Target::HeaderInfo => {
-                            let l = limit!(MAX_HEADER_INFO_SIZE);
+                            let l = &limit!(MAX_HEADER_INFO_SIZE);
                             a.push(&mut self.header_info, data, "header-info", l)
                                 .or_stop(&mut self.error)?
                         }
                         Target::TypeInfo => {
-                            let l = limit!(MAX_TYPE_INFO_SIZE);
+                            let l = &limit!(MAX_TYPE_INFO_SIZE);
                             a.push(&mut self.type_info, data, "type-info", l)
                                 .or_stop(&mut self.error)?
                         }
                         Target::MetaData => {
-                            let l = limit!(MAX_META_DATA_SIZE);
+                            let l = &limit!(MAX_META_DATA_SIZE);
                             a.push(&mut self.meta_data, data, "meta-data", l)
                                 .or_stop(&mut self.error)?
                         }
@@ -1549,26 +1549,26 @@ impl<'v> State<'v> {
                         | Target::AugmentMetaData
                             if !AUGMENT => {}
                         Target::AugmentHeaderInfo => {
-                            let l = limit!(MAX_HEADER_INFO_SIZE);
+                            let l = &limit!(MAX_HEADER_INFO_SIZE);
                             let doc = &mut self.augment_header_info;
                             a.push(doc, data, "header-augment header-info", l)
                                 .or_stop(&mut self.error)?
                         }
                         Target::AugmentTypeInfo => {
-                            let l = limit!(MAX_TYPE_INFO_SIZE);
+                            let l = &limit!(MAX_TYPE_INFO_SIZE);
                             let doc = &mut self.augment_type_info;
                             a.push(doc, data, "header-augment type-info", l)
                                 .or_stop(&mut self.error)?
                         }
                         Target::AugmentMetaData => {
-                            let l = limit!(MAX_META_DATA_SIZE);
+                            let l = &limit!(MAX_META_DATA_SIZE);
                             let doc = &mut self.augment_meta_data;
                             a.push(doc, data, "header-augment meta-data", l)
                                 .or_stop(&mut self.error)?
                         }
                         Target::Files if !FORMAT_V2 => {}
                         Target::Files => {
-                            let l = limit!(MAX_FILES_DOC_SIZE);
+                            let l = &limit!(MAX_FILES_DOC_SIZE);
                             a.push(&mut self.files_doc, data, "files", l)
                                 .or_stop(&mut self.error)?
                         }
@@ -1659,7 +1659,7 @@ impl<'v> State<'v> {
                     if count == 0 {
                         self.scripts = self.arena.open();
                     }
-                    let l = limit!(ARENA_SIZE_FULL);
+                    let l = &limit!(ARENA_SIZE_FULL);
                     self.arena
                         .push(&mut self.scripts, script.as_bytes(), "state scripts", l)
                         .or_stop(&mut self.error)?;
