@@ -221,6 +221,14 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The value itself as a list of one (the shape of [`Value::elements`]).
+    pub(crate) fn alone(&self) -> Elements<'a> {
+        Elements {
+            b: self.raw,
+            pos: 0,
+        }
+    }
+
     /// Decodes a string value into a `heapless::String<N>`. Not a string, or longer than `N`
     /// bytes once decoded: [`JsonError::Type`]. A `\u` escape of a UTF-16 surrogate (half of a
     /// pair, which mender-artifact never writes: Go escapes no non-ASCII character but U+2028

@@ -242,11 +242,15 @@ const NONE: Value<'static> = Value {
 };
 
 /// The elements of `list` that are strings of at most `N` bytes, in order (none without a
-/// list). The list accessors share it: one iterator type, so one copy of its code, per capacity.
+/// list).
 fn strings<'a, const N: usize>(list: Option<Value<'a>>) -> impl Iterator<Item = String<N>> + 'a {
-    list.unwrap_or(NONE)
-        .elements()
-        .filter_map(|e| e.string().ok())
+    strings_in(list.unwrap_or(NONE).elements())
+}
+
+/// The strings of at most `N` bytes among `e`. The list accessors share it: one iterator type,
+/// so one copy of its code, per capacity.
+fn strings_in<const N: usize>(e: json::Elements<'_>) -> impl Iterator<Item = String<N>> + '_ {
+    e.filter_map(|e| e.string().ok())
 }
 
 fn no_duplicate_keys(
@@ -664,13 +668,10 @@ pub enum DependValue<'a> {
 impl<'a> DependValue<'a> {
     /// All accepted values (one for a plain string).
     pub fn values(&self) -> impl Iterator<Item = Text> + 'a {
-        let (one, list) = match *self {
-            DependValue::One(v) => (Some(v), None),
-            DependValue::AnyOf(l) => (None, Some(l)),
-        };
-        one.and_then(|v| v.string().ok())
-            .into_iter()
-            .chain(strings(list))
+        strings_in(match self {
+            DependValue::One(v) => v.alone(),
+            DependValue::AnyOf(l) => l.elements(),
+        })
     }
 
     pub fn is_list(&self) -> bool {
@@ -860,6 +861,8 @@ mod tests {
         let deps: std::vec::Vec<_> = t.depends().collect();
         assert!(!deps[0].1.is_list() && deps[1].1.is_list());
         assert_eq!(deps[1].1.values().count(), 2);
+        let one: std::vec::Vec<_> = deps[0].1.values().collect();
+        assert_eq!(one, ["1"]);
         assert_eq!(t.clears().unwrap().count(), 1);
         let list = br#"{"type":"x","artifact_provides":{"k":["a"]}}"#;
         assert!(validate_type_info(list, Some("x")).is_err());
