@@ -667,6 +667,7 @@ pub enum DependValue<'a> {
 
 impl<'a> DependValue<'a> {
     /// All accepted values (one for a plain string).
+    #[inline(never)] // inlined into provides.rs's checks, it costs flash on Cortex-M
     pub fn values(&self) -> impl Iterator<Item = Text> + 'a {
         strings_in(match self {
             DependValue::One(v) => v.alone(),
