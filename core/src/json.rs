@@ -181,8 +181,7 @@ pub struct Value<'a> {
 }
 
 impl<'a> Value<'a> {
-    /// The whole (validated) document as a value.
-    /// Validates it as [`validate`] does, in the same single scan.
+    /// The whole document as a value, validated as [`validate`] does (in the same one scan).
     pub fn of(doc: &'a [u8]) -> Result<Value<'a>, JsonError> {
         if core::str::from_utf8(doc).is_err() {
             return Err(JsonError::Syntax);

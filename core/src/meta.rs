@@ -188,6 +188,8 @@ fn key_of(doc: Doc, k: &Value<'_>, s: &mut Slot) -> Result<String<MAX_KEY_LEN>, 
         .map_err(|_| stop(s, MetaError::Limit(doc, "a key", limit!(MAX_KEY_LEN))))
 }
 
+/// A string of at most `l.max` bytes. Limits come by reference: `&limit!(..)` is a promoted
+/// static, so a call passes one address instead of building the `Limit` on the stack.
 fn check_string(
     doc: Doc,
     field: &'static str,
@@ -204,6 +206,7 @@ fn check_string(
     })
 }
 
+/// A list of at most `count.max` strings as [`check_string`] takes them; returns the count.
 fn check_string_list(
     doc: Doc,
     field: &'static str,
