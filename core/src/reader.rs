@@ -581,7 +581,9 @@ pub struct Reader<'w> {
 /// checks out of flash (memory-budget.md, "Cortex-M firmware").
 const AUGMENT: bool = cfg!(feature = "augment");
 
-/// What a build without the feature `augment` says of an augmented Artifact.
+/// What a build without the feature `augment` says of an augmented Artifact. This and the other
+/// fixed messages are `&str` wrapped in `Error::Invalid` where they are used: a `const` of the
+/// whole `Error` (about 270 bytes) is kept whole in flash and copied (memory-budget.md).
 const NO_AUGMENT: &str =
     "reader: augmented Artifacts (manifest-augment) are not supported by this build (mender-core feature `augment`)";
 
