@@ -43,6 +43,29 @@ fn byte_at(a: &[u8; AREA], i: usize) -> u8 {
     unsafe { core::ptr::read_volatile(a.as_ptr().add(i)) }
 }
 
+/// Checks that `area` holds `inside(i)` at every `i` in `at..at + len` and what `before` held
+/// everywhere else; `what` is the error otherwise.
+fn changed_only(
+    area: &[u8; AREA],
+    before: &[u8; AREA],
+    at: usize,
+    len: usize,
+    inside: impl Fn(usize) -> u8,
+    what: &'static str,
+) -> Result<(), &'static str> {
+    for i in 0..AREA {
+        let want = if i >= at && i < at + len {
+            inside(i)
+        } else {
+            byte_at(before, i)
+        };
+        if byte_at(area, i) != want {
+            return Err(what);
+        }
+    }
+    Ok(())
+}
+
 fn check() -> Result<(), &'static str> {
     let src = pattern(1);
     for src_off in 0..4 {
@@ -53,48 +76,30 @@ fn check() -> Result<(), &'static str> {
                 let mut dst = pattern(2);
                 let before = dst;
                 dst[dst_off..dst_off + len].copy_from_slice(&src[src_off..src_off + len]);
-                for i in 0..AREA {
-                    let want = if i >= dst_off && i < dst_off + len {
-                        byte_at(&src, i - dst_off + src_off)
-                    } else {
-                        byte_at(&before, i)
-                    };
-                    if byte_at(&dst, i) != want {
-                        return Err("memcpy: wrong byte");
-                    }
-                }
+                let copied = |i| byte_at(&src, i - dst_off + src_off);
+                changed_only(&dst, &before, dst_off, len, copied, "memcpy: wrong byte")?;
                 // memmove: the source range as it was lands at the destination, whether the
                 // destination lies below or above the source (overlapping for short shifts).
                 for (from, to) in [(src_off + 8, dst_off), (src_off, dst_off + 8)] {
                     let mut area = pattern(5);
                     let before = area;
                     area.copy_within(from..from + len, black_box(to));
-                    for i in 0..AREA {
-                        let want = if i >= to && i < to + len {
-                            byte_at(&before, i - to + from)
-                        } else {
-                            byte_at(&before, i)
-                        };
-                        if byte_at(&area, i) != want {
-                            return Err("memmove: wrong byte");
-                        }
-                    }
+                    let moved = |i| byte_at(&before, i - to + from);
+                    changed_only(&area, &before, to, len, moved, "memmove: wrong byte")?;
                 }
                 // memset and memclr: the range takes the value, nothing else changes.
                 for value in [0u8, 0xA5] {
                     let mut area = pattern(3);
                     let before = area;
                     area[dst_off..dst_off + len].fill(black_box(value));
-                    for i in 0..AREA {
-                        let want = if i >= dst_off && i < dst_off + len {
-                            value
-                        } else {
-                            byte_at(&before, i)
-                        };
-                        if byte_at(&area, i) != want {
-                            return Err("memset: wrong byte");
-                        }
-                    }
+                    changed_only(
+                        &area,
+                        &before,
+                        dst_off,
+                        len,
+                        |_| value,
+                        "memset: wrong byte",
+                    )?;
                 }
                 // memcmp/bcmp: equal ranges compare equal; a change at the last byte orders
                 // by that byte, as unsigned.
