@@ -1924,25 +1924,13 @@ fn data_member_index(name: &str) -> Option<(u16, Compression)> {
 mod tests {
     extern crate std;
     use super::*;
+    use crate::tar::tests::{header, member, octal};
     use std::{format, vec::Vec as StdVec};
 
-    /// Appends a ustar member (header block, data padded to the block size).
-    fn member(out: &mut StdVec<u8>, name: &str, data: &[u8]) {
-        let mut h = [0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        h[100..108].copy_from_slice(b"0000600\0");
-        h[108..116].copy_from_slice(b"0000000\0");
-        h[116..124].copy_from_slice(b"0000000\0");
-        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-        h[136..148].copy_from_slice(b"00000000000\0");
-        h[148..156].fill(b' ');
-        h[156] = b'0';
-        h[257..265].copy_from_slice(b"ustar\x0000");
-        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-        h[148..156].copy_from_slice(format!("{:06o}\0 ", sum).as_bytes());
-        out.extend_from_slice(&h);
-        out.extend_from_slice(data);
-        out.resize(out.len().next_multiple_of(512), 0);
+    /// Appends a regular-file member.
+    fn file(out: &mut StdVec<u8>, name: &str, data: &[u8]) {
+        let h = header(name, &octal(data.len() as u64), b'0', "");
+        member(out, h, data);
     }
 
     /// The start of a signed Artifact whose `manifest.sig` is not base64: `version`,
@@ -1954,9 +1942,9 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
         let mut out = StdVec::new();
-        member(&mut out, "version", version);
-        member(&mut out, "manifest", format!("{hex}  version\n").as_bytes());
-        member(&mut out, "manifest.sig", b"!!!!");
+        file(&mut out, "version", version);
+        file(&mut out, "manifest", format!("{hex}  version\n").as_bytes());
+        file(&mut out, "manifest.sig", b"!!!!");
         out
     }
 

@@ -632,12 +632,13 @@ impl TarReader {
     }
 }
 
+/// Tar writing for tests, here and in the reader's tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::vec::Vec as StdVec;
 
-    fn header(name: &str, size_field: &[u8], flag: u8, prefix: &str) -> [u8; BLOCK] {
+    pub(crate) fn header(name: &str, size_field: &[u8], flag: u8, prefix: &str) -> [u8; BLOCK] {
         let mut h = [0u8; BLOCK];
         h[..name.len()].copy_from_slice(name.as_bytes());
         h[124..124 + size_field.len()].copy_from_slice(size_field);
@@ -651,11 +652,11 @@ mod tests {
         h
     }
 
-    fn octal(n: u64) -> StdVec<u8> {
+    pub(crate) fn octal(n: u64) -> StdVec<u8> {
         std::format!("{:011o}\0", n).into_bytes()
     }
 
-    fn member(out: &mut StdVec<u8>, h: [u8; BLOCK], data: &[u8]) {
+    pub(crate) fn member(out: &mut StdVec<u8>, h: [u8; BLOCK], data: &[u8]) {
         out.extend_from_slice(&h);
         out.extend_from_slice(data);
         out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
