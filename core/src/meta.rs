@@ -8,13 +8,13 @@
 use crate::json::{self, JsonError, Kind, Value};
 use crate::limits::*;
 use crate::stop::{parked, stop, Stop};
+use crate::text::Brief;
+use core::fmt;
+use heapless::String;
 
 /// Format 2 Artifacts are read only with the feature `format-v2` (default, and part of `std`);
 /// without it the reader refuses them after `version`, and their rules here compile away.
 pub(crate) const FORMAT_V2: bool = cfg!(feature = "format-v2");
-use crate::text::Brief;
-use core::fmt;
-use heapless::String;
 
 /// Artifact name or group.
 pub type Name = String<MAX_ARTIFACT_NAME_LEN>;
